@@ -1,0 +1,139 @@
+"""Figures of the catalog statistics, drawn with matplotlib and seaborn.
+
+Each function takes the catalog (or a frame from :mod:`biovfm_utils.stats`) and
+returns a :class:`matplotlib.figure.Figure`. Colours come from seaborn's
+``colorblind`` palette, and no figure relies on colour alone: bars carry their
+values and categories are named on an axis.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from biovfm_utils import stats
+
+PALETTE = "colorblind"
+
+
+def _thousands(value, _position=None) -> str:
+    return f"{value:,.0f}"
+
+
+def _new_figure(width: float = 7.5, height: float = 4.0) -> tuple[Figure, plt.Axes]:
+    sns.set_theme(style="whitegrid", palette=PALETTE)
+    figure, axes = plt.subplots(figsize=(width, height), layout="constrained")
+    return figure, axes
+
+
+def plot_images_per_group(catalog: pd.DataFrame) -> Figure:
+    """Draw a horizontal bar of images per modality group on a log axis."""
+    grouped = stats.by_group(catalog)
+    figure, axes = _new_figure(height=4.5)
+    colours = sns.color_palette(PALETTE, len(grouped))
+    axes.barh(grouped.index, grouped["n_images"], color=colours)
+    axes.invert_yaxis()
+    axes.set_xscale("log")
+    axes.set_xlabel("Images (log scale)")
+    axes.set_ylabel("")
+    axes.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    for y, (count, share) in enumerate(zip(grouped["n_images"], grouped["share"])):
+        axes.text(count * 1.1, y, f"{count:,} ({share:.1%})", va="center", fontsize=9)
+    axes.set_xlim(right=grouped["n_images"].max() * 30)
+    return figure
+
+
+def plot_source_sizes(catalog: pd.DataFrame) -> Figure:
+    """Draw every source as a point at its size, one row per modality group, log axis."""
+    order = [group for group in stats.GROUPS if group in set(catalog["group"])]
+    figure, axes = _new_figure(height=5.0)
+    sns.boxplot(
+        data=catalog,
+        x="n_images",
+        y="group",
+        order=order,
+        log_scale=True,
+        color="white",
+        fliersize=0,
+        linewidth=1,
+        ax=axes,
+    )
+    sns.stripplot(
+        data=catalog,
+        x="n_images",
+        y="group",
+        order=order,
+        hue="group",
+        hue_order=order,
+        palette=PALETTE,
+        size=6,
+        jitter=0.15,
+        legend=False,
+        ax=axes,
+    )
+    axes.set_xlabel("Images per source (log scale)")
+    axes.set_ylabel("")
+    axes.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    return figure
+
+
+def plot_cumulative_share(catalog: pd.DataFrame) -> Figure:
+    """Draw the cumulative share of all images held by the largest sources."""
+    ranked = stats.ranked_sources(catalog)
+    figure, axes = _new_figure()
+    axes.step(ranked["rank"], ranked["cumulative_share"], where="post", linewidth=2)
+    axes.plot(ranked["rank"], ranked["cumulative_share"], "o", markersize=3)
+    for k in (1, 3, 6):
+        share = ranked["cumulative_share"].iloc[k - 1]
+        axes.annotate(
+            f"top {k}: {share:.1%}",
+            xy=(k, share),
+            xytext=(k + 4, share - 0.08),
+            arrowprops={"arrowstyle": "-", "linewidth": 0.8},
+            fontsize=9,
+        )
+    axes.set_xlabel("Sources ranked by number of images (1 = largest)")
+    axes.set_ylabel("Cumulative share of images")
+    axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axes.set_ylim(0, 1.02)
+    axes.set_xlim(0, len(ranked) + 1)
+    return figure
+
+
+def plot_by_year(catalog: pd.DataFrame) -> Figure:
+    """Draw sources per year and images per year (log axis) in two panels."""
+    yearly = stats.by_year(catalog)
+    sns.set_theme(style="whitegrid", palette=PALETTE)
+    figure, (top, bottom) = plt.subplots(
+        2, 1, figsize=(7.5, 5.5), sharex=True, layout="constrained"
+    )
+    colours = sns.color_palette(PALETTE, 2)
+    top.bar(yearly.index, yearly["n_sources"], color=colours[0])
+    top.set_ylabel("Sources")
+    bottom.bar(yearly.index, yearly["n_images"], color=colours[1])
+    bottom.set_yscale("log")
+    bottom.set_ylabel("Images (log scale)")
+    bottom.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    bottom.set_xlabel("Year given for the source")
+    bottom.set_xticks(yearly.index, [str(year) for year in yearly.index], rotation=45)
+    return figure
+
+
+def plot_by_access(catalog: pd.DataFrame) -> Figure:
+    """Draw images per access route as horizontal bars, with source counts."""
+    access = stats.by_access(catalog)
+    access = access[access["n_sources"] > 0]
+    figure, axes = _new_figure(height=3.5)
+    colours = sns.color_palette(PALETTE, len(access))
+    axes.barh(access.index, access["n_images"], color=colours)
+    axes.invert_yaxis()
+    axes.set_xlabel("Images")
+    axes.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    for y, row in enumerate(access.itertuples()):
+        label = f"{row.n_images:,} ({row.share:.1%}), {row.n_sources} sources"
+        axes.text(row.n_images, y, "  " + label, va="center", fontsize=9)
+    axes.set_xlim(right=access["n_images"].max() * 1.6)
+    return figure
