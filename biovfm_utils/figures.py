@@ -23,6 +23,11 @@ def _thousands(value, _position=None) -> str:
     return f"{value:,.0f}"
 
 
+def _percent(share: float) -> str:
+    """Format a share with enough decimals that small groups do not show 0.0 %."""
+    return f"{share:.1%}" if share >= 0.01 else f"{share:.2%}"
+
+
 def _new_figure(width: float = 7.5, height: float = 4.0) -> tuple[Figure, plt.Axes]:
     sns.set_theme(style="whitegrid", palette=PALETTE)
     figure, axes = plt.subplots(figsize=(width, height), layout="constrained")
@@ -41,7 +46,7 @@ def plot_images_per_group(catalog: pd.DataFrame) -> Figure:
     axes.set_ylabel("")
     axes.xaxis.set_major_formatter(FuncFormatter(_thousands))
     for y, (count, share) in enumerate(zip(grouped["n_images"], grouped["share"])):
-        axes.text(count * 1.1, y, f"{count:,} ({share:.1%})", va="center", fontsize=9)
+        axes.text(count * 1.1, y, f"{count:,} ({_percent(share)})", va="center", fontsize=9)
     axes.set_xlim(right=grouped["n_images"].max() * 30)
     return figure
 
@@ -89,10 +94,10 @@ def plot_cumulative_share(catalog: pd.DataFrame) -> Figure:
     for k in (1, 3, 6):
         share = ranked["cumulative_share"].iloc[k - 1]
         axes.annotate(
-            f"top {k}: {share:.1%}",
+            f"largest {k}: {share:.2%}",
             xy=(k, share),
-            xytext=(k + 4, share - 0.08),
-            arrowprops={"arrowstyle": "-", "linewidth": 0.8},
+            xytext=(k + 6, share - 0.1),
+            arrowprops={"arrowstyle": "->", "color": "0.3", "linewidth": 0.8},
             fontsize=9,
         )
     axes.set_xlabel("Sources ranked by number of images (1 = largest)")
@@ -133,7 +138,7 @@ def plot_by_access(catalog: pd.DataFrame) -> Figure:
     axes.set_xlabel("Images")
     axes.xaxis.set_major_formatter(FuncFormatter(_thousands))
     for y, row in enumerate(access.itertuples()):
-        label = f"{row.n_images:,} ({row.share:.1%}), {row.n_sources} sources"
+        label = f"{row.n_images:,} ({_percent(row.share)}), {row.n_sources} sources"
         axes.text(row.n_images, y, "  " + label, va="center", fontsize=9)
     axes.set_xlim(right=access["n_images"].max() * 1.6)
     return figure

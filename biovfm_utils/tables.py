@@ -77,12 +77,30 @@ def table1_markdown(catalog: pd.DataFrame, caption: str, name: str = "table-1") 
     return "\n".join(lines)
 
 
+#: Headers shown for the columns of the :mod:`biovfm_utils.stats` frames.
+COLUMN_LABELS = {
+    "n_sources": "Sources",
+    "n_images": "Images",
+    "share": "Share of images",
+    "sources": "Which",
+    "single": "Single-modality sources",
+    "collections": "Collections listing it",
+    "total": "Sources listing it",
+    "unconfirmed": "Access not confirmed by owner",
+    "access": "Access routes",
+    "licence": "Licences",
+    "name": "Dataset",
+    "group": "Group",
+}
+
+
 def markdown_table(
     frame: pd.DataFrame,
     formats: dict[str, Callable[[object], str]] | None = None,
     *,
     index: str | None = None,
     align: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> str:
     """Render a small frame as a Markdown pipe table.
 
@@ -95,6 +113,9 @@ def markdown_table(
         Per-column functions that turn a value into cell text; ``str`` otherwise.
     align
         Per-column alignment, ``"left"`` or ``"right"``; numbers default to right.
+    labels
+        Header text per column; :data:`COLUMN_LABELS` by default, the column
+        name otherwise.
     """
     formats = formats or {}
     align = align or {}
@@ -102,7 +123,8 @@ def markdown_table(
     if index:
         table = table.rename(columns={table.columns[0]: index})
 
-    headers = [str(column) for column in table.columns]
+    labels = COLUMN_LABELS if labels is None else labels
+    headers = [labels.get(column, str(column)) for column in table.columns]
     rules = []
     for column in table.columns:
         numeric = pd.api.types.is_numeric_dtype(table[column])

@@ -1,0 +1,132 @@
+"""Sphinx extension that ties the book to the catalog and ``references.bib``.
+
+Listed under ``sphinx.extra_extensions`` in ``_config.yml``. It registers the
+``biovfm`` pybtex style, which numbers references as the paper does. Before any page
+is read, it loads ``references.bib`` and the catalog strictly. A repeated key, an
+unbalanced brace, a DOI stored as a URL or a citation key missing from the
+bibliography then stops the build with the file, line and entry, where
+sphinxcontrib-bibtex alone would only warn.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+from sphinx.util.docutils import SphinxDirective, SphinxRole
+
+from biovfm_utils import __version__, bibstyle
+from biovfm_utils.bibliography import BibliographyError, load_bibliography
+from biovfm_utils.catalog import CatalogError, load_catalog
+from biovfm_utils.notes import RENDERERS, catalog_values
+
+logger = logging.getLogger(__name__)
+
+
+def _book_catalog(env):
+    """Return the catalog checked against the book's own ``references.bib``."""
+    return load_catalog(bib_path=Path(env.srcdir) / env.config.bibtex_bibfiles[0])
+
+
+def _check_sources(app: Sphinx) -> None:
+    srcdir = Path(app.srcdir)
+    for name in app.config.bibtex_bibfiles:
+        path = srcdir / name
+        try:
+            load_bibliography(path, fix_dois=False)
+        except BibliographyError as exc:
+            raise ExtensionError(f"Invalid bibliography: {exc}") from None
+
+    bib_path = srcdir / app.config.bibtex_bibfiles[0]
+    try:
+        load_catalog(bib_path=bib_path)
+    except CatalogError as exc:
+        raise ExtensionError(f"Invalid catalog: {exc}") from None
+
+
+class CatalogValueRole(SphinxRole):
+    """``{catalog}`n_images``` inserts a figure computed from the catalog."""
+
+    def run(self):
+        values = catalog_values(_book_catalog(self.env))
+        if self.text not in values:
+            known = ", ".join(values)
+            message = self.inliner.reporter.error(
+                f"Unknown catalog value {self.text!r}; use one of: {known}.",
+                line=self.lineno,
+            )
+            return [self.inliner.problematic(self.rawtext, self.rawtext, message)], [
+                message
+            ]
+        return [nodes.inline(self.rawtext, values[self.text])], []
+
+
+class CatalogNotesDirective(SphinxDirective):
+    """Render one list of known discrepancies of Table 1 from the data files.
+
+    The argument names the list: ``repaired-links``, ``table-corrections``,
+    ``reference-corrections`` or ``counts``. The list is generated as MyST
+    Markdown and parsed in place, so its ``{cite}`` roles become citations.
+    """
+
+    required_arguments = 1
+
+    def run(self):
+        name = self.arguments[0]
+        if name not in RENDERERS:
+            known = ", ".join(RENDERERS)
+            raise self.error(f"Unknown list {name!r}; use one of: {known}.")
+        for data_file in (
+            "catalog.csv",
+            "table_corrections.csv",
+            "reference_corrections.csv",
+        ):
+            self.env.note_dependency(str(Path(__file__).parent / "data" / data_file))
+        markdown = RENDERERS[name](_book_catalog(self.env))
+        container = nodes.container(classes=["catalog-notes", name])
+        self.state.nested_parse(
+            StringList(markdown.splitlines(), source=f"catalog-notes {name}"),
+            self.content_offset,
+            container,
+        )
+        return [container]
+
+
+class BibtexEntryDirective(SphinxDirective):
+    """Show BibTeX entries of ``references.bib`` as a code block, keys as arguments.
+
+    The text is copied from the file at build time, so the page never holds a
+    second, hand-kept copy of an entry.
+    """
+
+    required_arguments = 1
+    final_argument_whitespace = True
+
+    def run(self):
+        path = Path(self.env.srcdir) / self.config.bibtex_bibfiles[0]
+        self.env.note_dependency(str(path))
+        keys = self.arguments[0].replace(",", " ").split()
+        try:
+            text = load_bibliography(path, fix_dois=False).to_bibtex(keys)
+        except KeyError as exc:
+            raise self.error(str(exc.args[0])) from None
+        block = nodes.literal_block(text, text, language="bibtex")
+        return [block]
+
+
+def setup(app: Sphinx) -> dict:
+    """Register the style, the checks, the role and the directive with Sphinx."""
+    bibstyle.register()
+    app.connect("builder-inited", _check_sources)
+    app.add_role("catalog", CatalogValueRole())
+    app.add_directive("catalog-notes", CatalogNotesDirective)
+    app.add_directive("bibtex-entry", BibtexEntryDirective)
+    return {
+        "version": __version__,
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }

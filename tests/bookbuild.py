@@ -1,0 +1,68 @@
+"""Building the book in tests: one real build per session, and a helper for small books."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def jupyter_book_command() -> list[str]:
+    """Return the command that runs the jupyter-book CLI of this environment."""
+    script = Path(sys.executable).parent / "jupyter-book"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("jupyter-book")
+    if found is None:
+        pytest.fail("jupyter-book is not installed; run `make test` to install it.")
+    return [found]
+
+
+@dataclass
+class BookBuild:
+    """The result of one `jupyter-book build` run."""
+
+    returncode: int
+    output: str
+    html: Path
+
+
+def build_book(source: Path, output: Path, *extra: str) -> BookBuild:
+    """Build the book at ``source`` into ``output`` with warnings as errors."""
+    command = [
+        *jupyter_book_command(),
+        "build",
+        str(source),
+        "--path-output",
+        str(output),
+        "--warningiserror",
+        "--keep-going",
+        *extra,
+    ]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    return BookBuild(result.returncode, result.stdout + result.stderr, output / "_build" / "html")
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> BookBuild:
+    """The repository's book, built once per test session into a fresh folder.
+
+    A fresh output folder has an empty execution cache, so every notebook runs.
+    """
+    output = tmp_path_factory.mktemp("book")
+    build = build_book(REPO, output)
+    if build.returncode != 0:
+        pytest.fail(f"The book build failed:\n{build.output[-6000:]}")
+    return build

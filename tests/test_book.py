@@ -1,0 +1,242 @@
+"""A real build of the book, and its HTML read back as a reader would see it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from bookbuild import REPO, build_book, built_book  # noqa: F401  (fixture)
+from biovfm_utils.bibliography import load_bibliography
+from biovfm_utils.catalog import citation_numbers, load_catalog
+
+
+def read_page(build, relative: str) -> BeautifulSoup:
+    path = build.html / relative
+    assert path.exists(), f"{relative} was not built"
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def cell_text(element) -> str:
+    """Return an element's text as a reader sees it, whitespace collapsed."""
+    return " ".join(element.get_text().split())
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def table1_rows(built_book):
+    page = read_page(built_book, "notebooks/table1.html")
+    table = page.select_one("table.biovfm-table1")
+    assert table is not None, "Table 1 is missing from notebooks/table1.html"
+    return table.select("tbody tr")
+
+
+def bibliography_lists(build):
+    page = read_page(build, "book/bibliography.html")
+    lists = page.select("div.bibliography, div.citation-list")
+    return page, lists
+
+
+def test_build_has_no_warnings(built_book):
+    # Sphinx prints "path: WARNING: ..." or "WARNING: ..."; the kernel's own log
+    # lines ("[IPKernelApp] WARNING | ...") are not Sphinx warnings.
+    pattern = re.compile(r"(^|: )WARNING: ")
+    warnings = [line for line in built_book.output.splitlines() if pattern.search(line)]
+    assert warnings == []
+
+
+def test_table1_has_61_rows(table1_rows):
+    assert len(table1_rows) == 61
+
+
+def test_table1_rows_show_published_values(table1_rows, catalog):
+    for row, (_, source) in zip(table1_rows, catalog.iterrows()):
+        dataset, modality, count, link = row.find_all("td")
+        # sphinxcontrib-bibtex sorts the labels of one citation: the paper's
+        # "SARAS-ESAD [8,7]" renders as "[7, 8]".
+        numbers = ", ".join(str(n) for n in sorted(source["reference_numbers"]))
+        assert cell_text(dataset) == f"{source['name']} [{numbers}]"
+        assert cell_text(modality) == source["modality"]
+        assert cell_text(count) == f"{source['n_images']:,}"
+        anchor = link.find("a")
+        assert anchor["href"] == source["url"]
+        assert cell_text(anchor) == "Link"
+
+
+def test_table1_citations_link_to_numbered_entries(built_book, table1_rows):
+    bibliography = read_page(built_book, "book/bibliography.html")
+    for row in table1_rows:
+        citations = row.find("td").select("a.reference.internal")
+        assert citations, cell_text(row)
+        for citation in citations:
+            page, _, anchor = citation["href"].partition("#")
+            assert page.endswith("book/bibliography.html")
+            target = bibliography.find(id=anchor)
+            assert target is not None, f"{citation['href']} does not resolve"
+            label = cell_text(target.find(class_="label")).strip("[]")
+            assert label == cell_text(citation)
+
+
+def test_bibliography_numbers_66_entries_in_paper_order(built_book):
+    _, lists = bibliography_lists(built_book)
+    entries = lists[0].select("div.citation")
+    labels = [cell_text(entry.find(class_="label")).strip("[]") for entry in entries]
+    assert labels == [str(n) for n in range(1, 67)]
+
+
+def test_bibliography_entries_match_keys(built_book):
+    # Entry N starts with the first author's last name (or the title) of the key
+    # that the catalog numbers N.
+    bib = load_bibliography()
+    key_of = {number: key for key, number in citation_numbers(load_catalog()).items()}
+    _, lists = bibliography_lists(built_book)
+    for number, entry in enumerate(lists[0].select("div.citation"), start=1):
+        fields = bib.entries[key_of[number]]
+        authors = fields.persons.get("author")
+        if authors:
+            expected = " ".join(authors[0].last_names)
+        else:
+            expected = re.sub(r"[{}\\]", "", fields.fields["title"]).split()[0]
+        text = cell_text(entry)
+        assert re.sub(r"[{}]", "", expected) in text, (number, text[:80])
+
+
+def test_bibliography_lists_the_paper(built_book):
+    _, lists = bibliography_lists(built_book)
+    assert len(lists) == 2
+    entries = lists[1].select("div.citation")
+    assert len(entries) == 1
+    assert "BioVFM-21M" in entries[0].get_text()
+
+
+def test_bibliography_shows_et_al_not_others(built_book):
+    page, _ = bibliography_lists(built_book)
+    text = page.get_text(" ")
+    assert "et al." in text
+    assert " and others" not in text
+
+
+def test_no_unrendered_roles_anywhere(built_book):
+    for path in built_book.html.rglob("*.html"):
+        text = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser").get_text()
+        for marker in ("{cite}", "{glue", "{catalog}", "{doc}", "{bibtex-entry}"):
+            assert marker not in text, f"{marker} left in {path.relative_to(built_book.html)}"
+
+
+def test_statistics_figures_are_numbered_with_alt_text(built_book):
+    page = read_page(built_book, "notebooks/statistics.html")
+    figures = page.select("figure")
+    assert len(figures) == 5
+    for number, figure in enumerate(figures, start=1):
+        image = figure.find("img")
+        assert image is not None
+        assert image.get("alt", "").strip(), f"figure {number} has no alt text"
+        source = (built_book.html / "notebooks" / image["src"]).resolve()
+        assert source.exists(), image["src"]
+        assert source.stat().st_size > 1000
+        caption = cell_text(figure.find("figcaption"))
+        assert caption.startswith(f"Fig. {number}"), caption
+
+
+def test_statistics_page_shows_known_values(built_book):
+    text = read_page(built_book, "notebooks/statistics.html").get_text(" ")
+    assert "21,472,715" in text
+    assert "18,241,389" in text
+    assert "84.95 %" in text
+
+
+def test_intro_quotes_catalog_totals(built_book):
+    text = cell_text(read_page(built_book, "book/intro.html"))
+    assert "21,472,715 biomedical images" in text
+    assert "61 public sources" in text
+
+
+def test_intro_shows_paper_bibtex(built_book):
+    page = read_page(built_book, "book/intro.html")
+    blocks = [cell_text(block) for block in page.select("div.highlight-bibtex pre")]
+    assert any("@misc{liu2025biovfm" in block or "liu2025biovfm" in block for block in blocks)
+
+
+def test_notes_page_lists_repaired_links(built_book, catalog):
+    text = read_page(built_book, "book/table1-notes.html").get_text(" ")
+    for url in catalog.loc[catalog["url_as_printed"] != "", "url"]:
+        assert url in text
+
+
+def test_notes_page_lists_training_splits(built_book, catalog):
+    page = read_page(built_book, "book/table1-notes.html")
+    text = page.get_text(" ")
+    for name in catalog.loc[catalog["count_relation"] == "training split", "name"]:
+        assert name in text
+
+
+# Small books that check how the build fails.
+
+
+def make_small_book(tmp_path: Path, code: str, timeout: int = 60) -> Path:
+    source = tmp_path / "book"
+    source.mkdir()
+    config = (REPO / "_config.yml").read_text(encoding="utf-8")
+    config = re.sub(r"timeout: \d+", f"timeout: {timeout}", config)
+    (source / "_config.yml").write_text(config, encoding="utf-8")
+    (source / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n  - file: broken\n", encoding="utf-8"
+    )
+    (source / "intro.md").write_text("# Small book\n", encoding="utf-8")
+    shutil.copy(REPO / "references.bib", source / "references.bib")
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "id": "title", "metadata": {}, "source": "# Broken"},
+            {
+                "cell_type": "code",
+                "id": "code",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": code,
+            },
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (source / "broken.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    return source
+
+
+def test_failing_cell_fails_build(tmp_path):
+    source = make_small_book(tmp_path, "raise RuntimeError('deliberate failure')")
+    build = build_book(source, tmp_path / "out")
+    assert build.returncode != 0
+    assert "broken.ipynb" in build.output
+    assert "deliberate failure" in build.output
+
+
+def test_cell_timeout_fails_build(tmp_path):
+    source = make_small_book(tmp_path, "import time\ntime.sleep(60)", timeout=3)
+    build = build_book(source, tmp_path / "out")
+    assert build.returncode != 0
+    assert "broken.ipynb" in build.output
+
+
+def test_warm_rebuild_reuses_outputs(tmp_path):
+    source = make_small_book(tmp_path, "print('ran')")
+    first = build_book(source, tmp_path / "out")
+    assert first.returncode == 0, first.output[-3000:]
+    cache = tmp_path / "out" / "_build" / ".jupyter_cache"
+    assert cache.exists()
+    # A newer file makes Sphinx read the notebook again; its code is unchanged,
+    # so the execution cache must supply the outputs.
+    (source / "broken.ipynb").touch()
+    second = build_book(source, tmp_path / "out")
+    assert second.returncode == 0, second.output[-3000:]
+    assert "broken" in second.output
+    assert "Executing notebook" not in second.output
