@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	# cffconvert ships the official CFF 1.2 JSON schema that the tests validate
+	# CITATION.cff against. Its own dependencies pin jsonschema below 4, which the
+	# book needs, so only the package files are installed.
+	$(BIN)/python -m pip install --quiet --no-deps cffconvert==2.0.0
 	touch $(STAMP)
 
 book: $(STAMP)

@@ -10,6 +10,7 @@ sphinxcontrib-bibtex alone would only warn.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -22,6 +23,13 @@ from sphinx.util.docutils import SphinxDirective, SphinxRole
 from biovfm_utils import __version__, bibstyle
 from biovfm_utils.bibliography import BibliographyError, load_bibliography
 from biovfm_utils.catalog import CatalogError, load_catalog
+from biovfm_utils.exports import (
+    bib_downloads,
+    catalog_csv,
+    catalog_json,
+    collection_jsonld,
+    write_bib_downloads,
+)
 from biovfm_utils.notes import RENDERERS, catalog_values
 
 logger = logging.getLogger(__name__)
@@ -118,6 +126,69 @@ class BibtexEntryDirective(SphinxDirective):
         return [block]
 
 
+#: Folder of the generated downloads inside the HTML output.
+DOWNLOADS = "_downloads/biovfm"
+
+
+def _relative_to_root(docname: str) -> str:
+    return "../" * docname.count("/")
+
+
+class BibDownloadsDirective(SphinxDirective):
+    """List the generated ``.bib`` files and catalog exports as download links.
+
+    The files themselves are written into the HTML output when the build
+    finishes, from ``references.bib`` and the catalog of this build.
+    """
+
+    def run(self):
+        catalog = _book_catalog(self.env)
+        prefix = _relative_to_root(self.env.docname) + DOWNLOADS + "/"
+        items = nodes.bullet_list()
+        for name, keys in bib_downloads(catalog).items():
+            label = name.removeprefix("biovfm-21m-").removesuffix(".bib").replace("-", " ")
+            text = f"{label} ({len(keys)} entries)"
+            items += self._item(prefix + name, name, text)
+        for name, text in EXPORT_FILES.items():
+            items += self._item(prefix + name, name, text)
+        return [items]
+
+    @staticmethod
+    def _item(uri: str, name: str, text: str):
+        link = nodes.reference("", name, refuri=uri, classes=["download"])
+        paragraph = nodes.paragraph("", "", nodes.literal("", "", link), nodes.Text(f": {text}"))
+        return nodes.list_item("", paragraph)
+
+
+#: Catalog exports written next to the ``.bib`` files, with their descriptions.
+EXPORT_FILES = {
+    "biovfm-21m-catalog.csv": "the catalog as CSV",
+    "biovfm-21m-catalog.json": "the catalog as JSON",
+    "biovfm-21m.jsonld": "schema.org Dataset description (JSON-LD)",
+}
+
+
+def _write_downloads(app: Sphinx, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    srcdir = Path(app.srcdir)
+    bibliography = load_bibliography(srcdir / app.config.bibtex_bibfiles[0], fix_dois=False)
+    catalog = _book_catalog(app.env)
+    folder = Path(app.outdir) / DOWNLOADS
+    write_bib_downloads(folder, catalog, bibliography)
+    contents = {
+        "biovfm-21m-catalog.csv": catalog_csv(catalog),
+        "biovfm-21m-catalog.json": catalog_json(catalog),
+        "biovfm-21m.jsonld": json.dumps(
+            collection_jsonld(catalog, bibliography), indent=2, ensure_ascii=False
+        )
+        + "\n",
+    }
+    for name, text in contents.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    logger.info("Wrote the .bib files and catalog exports to %s", folder)
+
+
 def setup(app: Sphinx) -> dict:
     """Register the style, the checks, the role and the directive with Sphinx."""
     bibstyle.register()
@@ -125,6 +196,8 @@ def setup(app: Sphinx) -> dict:
     app.add_role("catalog", CatalogValueRole())
     app.add_directive("catalog-notes", CatalogNotesDirective)
     app.add_directive("bibtex-entry", BibtexEntryDirective)
+    app.add_directive("bib-downloads", BibDownloadsDirective)
+    app.connect("build-finished", _write_downloads)
     return {
         "version": __version__,
         "parallel_read_safe": True,

@@ -240,3 +240,36 @@ def test_warm_rebuild_reuses_outputs(tmp_path):
     assert second.returncode == 0, second.output[-3000:]
     assert "broken" in second.output
     assert "Executing notebook" not in second.output
+
+
+def test_how_to_cite_download_links_resolve(built_book):
+    page = read_page(built_book, "book/how-to-cite.html")
+    links = page.select("a.download")
+    names = {link.get_text() for link in links}
+    assert "biovfm-21m-all-sources.bib" in names
+    assert "biovfm-21m.jsonld" in names
+    for link in links:
+        target = (built_book.html / "book" / link["href"]).resolve()
+        assert target.exists(), link["href"]
+
+
+def test_downloaded_bib_files_hold_expected_keys(built_book, catalog):
+    folder = built_book.html / "_downloads" / "biovfm"
+    all_sources = load_bibliography(folder / "biovfm-21m-all-sources.bib")
+    assert set(all_sources.entries) == set(citation_numbers(catalog))
+    fundus = load_bibliography(folder / "biovfm-21m-fundus.bib")
+    expected = {
+        key
+        for keys in catalog.loc[catalog["group"] == "Fundus", "citation_keys"]
+        for key in keys
+    }
+    assert set(fundus.entries) == expected
+
+
+def test_downloaded_jsonld_lists_every_source(built_book, catalog):
+    document = json.loads(
+        (built_book.html / "_downloads" / "biovfm" / "biovfm-21m.jsonld").read_text(
+            encoding="utf-8"
+        )
+    )
+    assert [part["name"] for part in document["hasPart"]] == list(catalog["name"])

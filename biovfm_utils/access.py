@@ -1,0 +1,76 @@
+"""How to obtain each source: the steps behind its access route.
+
+The catalog records an access route per source (``open``, ``registration``,
+``credentialed``, ``kaggle``, ``huggingface`` or ``challenge``) and the owner's own
+wording in ``access_details``. This module turns them into numbered steps for the
+command line, error messages and the modality chapters of the book.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: Environment variable naming a folder with local copies, one subfolder per
+#: source named by its slug (for example ``vindr-cxr``).
+DATA_ROOT_VARIABLE = "BIOVFM_DATA_ROOT"
+
+_ROUTE_STEPS = {
+    "open": [
+        "Open {url} and download the data; no account is needed.",
+    ],
+    "registration": [
+        "Open {url}.",
+        "Register or send the request the owner asks for ({details}) and accept "
+        "the terms of use.",
+        "Download the data once access is granted.",
+    ],
+    "credentialed": [
+        "Create a PhysioNet account and complete credentialing: identity "
+        "verification and training in human-subjects research.",
+        "Sign the data use agreement on the project page ({url}).",
+        "Download the files from PhysioNet.",
+    ],
+    "kaggle": [
+        "Sign in to Kaggle.",
+        "Open {url} and accept the competition rules or dataset terms.",
+        "Download with the page's download button or the Kaggle command-line tool.",
+    ],
+    "huggingface": [
+        "Open {url}.",
+        "If the dataset is gated, sign in to Hugging Face and accept its terms.",
+        "Download the files with the Hugging Face tools or the web page.",
+    ],
+    "challenge": [
+        "Create an account on the challenge platform ({url}).",
+        "Join the challenge and accept its data agreement ({details}).",
+        "Download the data from the challenge's data page.",
+    ],
+}
+
+
+def access_steps(source: pd.Series) -> list[str]:
+    """Return the steps to obtain a source, ending with how to use a local copy.
+
+    Parameters
+    ----------
+    source
+        A row of :func:`biovfm_utils.catalog.load_catalog`.
+    """
+    template = _ROUTE_STEPS[source["access"]]
+    steps = [
+        step.format(url=source["url"], details=source["access_details"])
+        for step in template
+    ]
+    steps.append(
+        f"To let biovfm_utils read your copy, put it in a folder named "
+        f"'{source['slug']}' under the folder named by the {DATA_ROOT_VARIABLE} "
+        "environment variable."
+    )
+    return steps
+
+
+def access_summary(source: pd.Series) -> str:
+    """Return the access route with the owner's wording and its evidence grade."""
+    grade = source["access_evidence"]
+    note = "" if grade == "official" else f" [{grade}]"
+    return f"{source['access_label']}: {source['access_details']}{note}"

@@ -1,0 +1,286 @@
+"""The biovfm command line: every subcommand and format, and its errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from biovfm_utils.bibliography import load_bibliography, parse_bibliography
+from biovfm_utils.catalog import load_catalog
+from biovfm_utils.cli import build_parser, main
+
+FASTMRI_TEXT = (
+    "[31] F. Knoll, J. Zbontar, A. Sriram, M. J. Muckley, M. Bruno, A. Defazio, "
+    "M. Parente, K. J. Geras, J. Katsnelson, H. Chandarana, et al. fastMRI: a "
+    "publicly available raw k-space and DICOM dataset of knee images for "
+    "accelerated MR image reconstruction using machine learning. Radiology: "
+    "Artificial Intelligence, 2(1):e190007, 2020. doi:10.1148/ryai.2020190007.\n"
+    "[63] Jure Zbontar, Florian Knoll, Anuroop Sriram, Tullie Murrell, Zhengnan "
+    "Huang, Matthew J. Muckley, Aaron Defazio, Ruben Stern, Patricia Johnson, Mary "
+    "Bruno, Marc Parente, Krzysztof J. Geras, Joe Katsnelson, Hersh Chandarana, "
+    "Zizhao Zhang, Michal Drozdzal, Adriana Romero, Michael Rabbat, Pascal Vincent, "
+    "Nafissa Yakubova, James Pinkerton, Duo Wang, Erich Owens, C. Lawrence Zitnick, "
+    "Michael P. Recht, Daniel K. Sodickson, and Yvonne W. Lui. fastMRI: an open "
+    "dataset and benchmarks for accelerated MRI. 2018. arXiv:1811.08839.\n"
+)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def keys_of(bibtex: str) -> list[str]:
+    return list(parse_bibliography(bibtex, "<output>").entries)
+
+
+SUBCOMMANDS = ["table", "stats", "info", "cite", "fetch", "export"]
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_help_of_every_subcommand(capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: biovfm {command}")
+
+
+def test_top_level_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in SUBCOMMANDS:
+        assert command in out
+
+
+def test_python_dash_m_runs(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "biovfm_utils", "info", "ORVS"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ORVS (Table 1, row 54)")
+
+
+# table
+
+
+def test_table_markdown_lists_61_rows(capsys):
+    code, out, _ = run(capsys, "table")
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "[" in line]
+    assert len(rows) == 61
+    assert rows[0] == "| BUS-B [61] | US | 163 | http://www2.docm.mmu.ac.uk/STAFF/M.Yap/dataset.php |"
+    assert "61 sources, 21,472,715 images." in out
+
+
+def test_table_csv_round_trips(capsys):
+    code, out, _ = run(capsys, "table", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 61
+    assert sum(int(row["n_images"]) for row in rows) == 21_472_715
+    assert rows[5]["citation_keys"] == "knoll2020fastmri; zbontar2018fastmri"
+
+
+def test_table_json_round_trips(capsys):
+    code, out, _ = run(capsys, "table", "--format", "json")
+    assert code == 0
+    records = json.loads(out)
+    assert [record["name"] for record in records] == list(load_catalog()["name"])
+    assert records[21]["modalities"] == ["CT", "MR", "Ultrasound"]
+
+
+def test_table_latex_cites_keys(capsys):
+    code, out, _ = run(capsys, "table", "--format", "latex")
+    assert code == 0
+    assert out.startswith("\\begin{tabular}")
+    assert "FastMRI~\\cite{knoll2020fastmri,zbontar2018fastmri} & MR & 2{,}453{,}909" in out
+    assert "CHASE\\_DB1~\\cite{CHASE_DB1}" in out
+    assert out.count("\\\\\n") == 62
+
+
+# stats
+
+
+def test_stats_text_shows_totals(capsys):
+    code, out, _ = run(capsys, "stats")
+    assert code == 0
+    assert out.startswith("BioVFM-21M: 21,472,715 images from 61 sources.")
+    assert "| 6 | 18,241,389 | 84.95 % |" in out
+
+
+def test_stats_json_is_parseable(capsys):
+    code, out, _ = run(capsys, "stats", "--format", "json")
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["Totals"] == {"n_sources": 61, "n_images": 21_472_715}
+    largest = payload["Largest sources"]
+    assert largest[2]["k"] == 6
+    assert largest[2]["n_images"] == 18_241_389
+
+
+# info
+
+
+def test_info_known_source(capsys):
+    code, out, _ = run(capsys, "info", "mimic-cxr")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "MIMIC-CXR (Table 1, row 13)"
+    assert "  Images:     377,110 (full: All MIMIC-CXR images.)" in lines
+    assert "  Access:     credentialed: credentialed: PhysioNet account + CITI training + signed DUA" in lines
+    assert "  References: [27] johnson2019mimic, [28] johnson2019mimicjpg" in lines
+    assert "How to obtain it:" in out
+    assert "Create a PhysioNet account" in out
+
+
+def test_info_shows_unverified_flags(capsys):
+    code, out, _ = run(capsys, "info", "RadImageNet")
+    assert code == 0
+    assert "Verified:   no (access: unverified, licence: unverified)" in out
+
+
+def test_info_shows_printed_link(capsys):
+    code, out, _ = run(capsys, "info", "STARE")
+    assert code == 0
+    assert "prints the link as https://cecas.clemson.edu/$\\sim $ahoover/stare/" in out
+
+
+def test_info_unknown_name_exits_2_with_suggestions(capsys):
+    code, out, err = run(capsys, "info", "chexpret")
+    assert code == 2
+    assert out == ""
+    assert "No source named 'chexpret'" in err
+    assert "Closest: CheXpert" in err
+
+
+# cite
+
+
+def test_cite_fastmri_text_exact(capsys):
+    code, out, _ = run(capsys, "cite", "FastMRI", "--format", "text")
+    assert code == 0
+    assert out == FASTMRI_TEXT
+
+
+def test_cite_fastmri_bibtex_is_file_text(capsys):
+    code, out, _ = run(capsys, "cite", "fastmri")
+    assert code == 0
+    bibliography = load_bibliography()
+    expected = (
+        bibliography.raw["knoll2020fastmri"].text
+        + "\n\n"
+        + bibliography.raw["zbontar2018fastmri"].text
+        + "\n"
+    )
+    assert out == expected
+
+
+def test_cite_deduplicates_shared_reference(capsys):
+    code, out, _ = run(capsys, "cite", "Montgomery CXR", "Shenzhen CXR", "montgomery")
+    assert code == 0
+    assert keys_of(out) == ["jaeger2014two"]
+
+
+def test_cite_with_paper_puts_paper_first(capsys):
+    code, out, _ = run(capsys, "cite", "ORVS", "--with-paper")
+    assert code == 0
+    assert keys_of(out) == ["liu2025biovfm", "sarhan2021transfer_orvs"]
+
+
+def test_cite_modality_fundus_gives_21_references(capsys):
+    code, out, _ = run(capsys, "cite", "--modality", "fundus")
+    assert code == 0
+    keys = keys_of(out)
+    assert len(keys) == 21
+    assert "ye2023sa" not in keys
+
+
+def test_cite_modality_with_collections(capsys):
+    code, out, _ = run(capsys, "cite", "--modality", "Fundus", "--include-collections")
+    assert code == 0
+    assert "ye2023sa" in keys_of(out)
+
+
+def test_cite_nuclear_medicine_needs_collections(capsys):
+    code, _, err = run(capsys, "cite", "--modality", "NM")
+    assert code == 2
+    assert "--include-collections" in err
+
+
+def test_cite_all_gives_66_references(capsys):
+    code, out, _ = run(capsys, "cite", "--all")
+    assert code == 0
+    assert len(keys_of(out)) == 66
+
+
+def test_cite_all_text_shows_no_latex(capsys):
+    code, out, _ = run(capsys, "cite", "--all", "--format", "text", "--with-paper")
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 67
+    assert lines[0].startswith("[BioVFM-21M] Jiarun Liu")
+    for line in lines:
+        assert "{" not in line and "}" not in line and "\\" not in line, line
+        assert " and others" not in line
+
+
+def test_cite_unknown_modality(capsys):
+    code, _, err = run(capsys, "cite", "--modality", "PET")
+    assert code == 2
+    assert "Unknown modality 'PET'" in err
+
+
+def test_cite_unknown_name(capsys):
+    code, _, err = run(capsys, "cite", "Kvasir")
+    assert code == 2
+    assert "Kvasir-Capsule" in err
+
+
+def test_cite_needs_a_selection():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cite"])
+    assert exit_info.value.code == 2
+
+
+# export
+
+
+def test_export_bib_writes_group_files(tmp_path, capsys):
+    code, out, _ = run(capsys, "export", "--format", "bib", "--output", str(tmp_path))
+    assert code == 0
+    files = sorted(path.name for path in tmp_path.iterdir())
+    assert "biovfm-21m-all-sources.bib" in files
+    assert "biovfm-21m-fundus.bib" in files
+    assert "biovfm-21m-multi-modality.bib" in files
+    assert len(out.splitlines()) == len(files)
+
+
+def test_export_jsonld_to_file(tmp_path, capsys):
+    target = tmp_path / "biovfm.jsonld"
+    code, _, _ = run(capsys, "export", "--format", "jsonld", "--output", str(target))
+    assert code == 0
+    document = json.loads(target.read_text(encoding="utf-8"))
+    assert document["@type"] == "Dataset"
+    assert len(document["hasPart"]) == 61
+
+
+def test_export_bib_needs_output(capsys):
+    code, _, err = run(capsys, "export", "--format", "bib")
+    assert code == 2
+    assert "--output" in err
+
+
+def test_parser_builds_without_error():
+    parser = build_parser()
+    assert parser.prog == "biovfm"
