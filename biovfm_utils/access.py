@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-#: Environment variable naming a folder with local copies, one subfolder per
-#: source named by its slug (for example ``vindr-cxr``).
-DATA_ROOT_VARIABLE = "BIOVFM_DATA_ROOT"
+from biovfm_utils.local_copies import DATA_ROOT_VARIABLE
 
 _ROUTE_STEPS = {
     "open": [
@@ -20,9 +18,8 @@ _ROUTE_STEPS = {
     ],
     "registration": [
         "Open {url}.",
-        "Register or send the request the owner asks for ({details}) and accept "
-        "the terms of use.",
-        "Download the data once access is granted.",
+        "Follow the owner's access procedure, as recorded in the catalog: {details}.",
+        "Accept the terms of use, and download the data once access is granted.",
     ],
     "credentialed": [
         "Create a PhysioNet account and complete credentialing: identity "
@@ -42,7 +39,8 @@ _ROUTE_STEPS = {
     ],
     "challenge": [
         "Create an account on the challenge platform ({url}).",
-        "Join the challenge and accept its data agreement ({details}).",
+        "Join the challenge and accept its data agreement; the catalog records: "
+        "{details}.",
         "Download the data from the challenge's data page.",
     ],
 }

@@ -230,18 +230,43 @@ def run_cite(args) -> int:
 
 
 def run_fetch(args) -> int:
-    from biovfm_utils import fetch
+    from biovfm_utils.fetch import fetch_source_sample, load_registry
+    from biovfm_utils.fetch_errors import AccessRequiredError, FetchError
 
     if args.modality:
         names = list(_modality_sources(args.modality, True)["name"])
     else:
         names = [_find(args.name)["name"]]
-    return fetch.fetch_from_command_line(
-        names,
-        cache_dir=args.cache_dir,
-        offline=args.offline,
-        progress=not args.no_progress,
-    )
+
+    try:
+        registry = load_registry(args.registry)
+    except (FetchError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+
+    failures = 0
+    for name in names:
+        try:
+            result = fetch_source_sample(
+                name,
+                cache_dir=args.cache_dir,
+                offline=args.offline,
+                progress=not args.no_progress,
+                registry=registry,
+            )
+        except AccessRequiredError as exc:
+            if args.modality:
+                print(f"{name}: skipped, needs an account; see `biovfm info {name}`")
+                continue
+            print(f"biovfm fetch: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        except FetchError as exc:
+            print(f"biovfm fetch: {name}: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        origin = "cache" if result.from_cache else (result.url or "local copy")
+        print(f"{name}: {result.path} ({result.size:,} bytes, sha256 {result.checksum}, from {origin})")
+    return 1 if failures else 0
 
 
 # export
@@ -341,9 +366,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir", help="cache folder (default: $BIOVFM_CACHE_DIR or the user cache)"
     )
     fetch.add_argument(
-        "--offline", action="store_true", help="use the cache and local copies only"
+        "--offline",
+        action="store_true",
+        default=None,
+        help="use the cache and local copies only (default: $BIOVFM_OFFLINE)",
     )
     fetch.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    fetch.add_argument(
+        "--registry",
+        metavar="CSV",
+        help="sample registry with the columns of the packaged samples.csv "
+        "(default: the packaged registry)",
+    )
     fetch.set_defaults(run=run_fetch)
 
     export = commands.add_parser(
@@ -377,6 +411,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # urllib3 warns on every retry; biovfm_utils logs its own retries at INFO
+        # and raises one error that names the URL when they are exhausted.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         return args.run(args)
     except UsageError as exc:

@@ -81,7 +81,7 @@ class _LoggedRetry(Retry):
         else:
             cause = repr(last.error) if last is not None else "an error"
         path = last.url if last is not None else "?"
-        logger.warning(
+        logger.info(
             "Request for %s failed with %s, retry %d in %.1f s",
             path,
             cause,

@@ -142,3 +142,70 @@ def plot_by_access(catalog: pd.DataFrame) -> Figure:
         axes.text(row.n_images, y, "  " + label, va="center", fontsize=9)
     axes.set_xlim(right=access["n_images"].max() * 1.6)
     return figure
+
+
+def plot_gallery(samples, columns: int = 3) -> Figure:
+    """Draw sample images in a grid, each above its intensity histogram.
+
+    Parameters
+    ----------
+    samples
+        :class:`biovfm_utils.gallery.GallerySample` objects; each panel is titled
+        with its number, source and the image's caption.
+    columns
+        Images per row.
+
+    Notes
+    -----
+    RGB images are histogrammed by luminance (ITU-R BT.601 weights); greyscale
+    images by their stored or physical values (for example Hounsfield units),
+    on a log count axis.
+    """
+    import numpy as np
+
+    from biovfm_utils.imaging import intensity_histogram
+
+    sns.set_theme(style="white", palette=PALETTE)
+    rows = -(-len(samples) // columns)
+    figure, axes = plt.subplots(
+        rows * 2,
+        columns,
+        figsize=(3.6 * columns, 5.2 * rows),
+        gridspec_kw={"height_ratios": [3, 1.2] * rows},
+        layout="constrained",
+        squeeze=False,
+    )
+    for number, axis in enumerate(axes.flat):
+        axis.set_visible(False)
+
+    colour = sns.color_palette(PALETTE, 1)[0]
+    for number, sample in enumerate(samples):
+        row, column = divmod(number, columns)
+        image_axes, histogram_axes = axes[2 * row, column], axes[2 * row + 1, column]
+        image_axes.set_visible(True)
+        histogram_axes.set_visible(True)
+
+        pixels = sample.image.pixels
+        if pixels.ndim == 2:
+            image_axes.imshow(pixels, cmap="gray", vmin=0, vmax=255, interpolation="antialiased")
+        else:
+            image_axes.imshow(pixels, interpolation="antialiased")
+        image_axes.set_xticks([])
+        image_axes.set_yticks([])
+        caption = sample.image.caption().replace(" · ", "\n", 1)
+        label = f"{number + 1}. {sample.label}"
+        if sample.kind == "stand-in":
+            label += " (stand-in)"
+        image_axes.set_title(f"{label}\n{caption}", fontsize=8)
+
+        histogram = intensity_histogram(sample.image, per_channel=False)
+        centres = (histogram.edges[:-1] + histogram.edges[1:]) / 2
+        histogram_axes.fill_between(centres, np.asarray(histogram.counts), step="mid", color=colour)
+        histogram_axes.set_yscale("log")
+        units = sample.image.metadata.value_units or "stored value"
+        if pixels.ndim == 3:
+            units = "luminance"
+        histogram_axes.set_xlabel(units, fontsize=8)
+        histogram_axes.set_ylabel("pixels", fontsize=8)
+        histogram_axes.tick_params(labelsize=7)
+    return figure

@@ -273,3 +273,57 @@ def test_downloaded_jsonld_lists_every_source(built_book, catalog):
         )
     )
     assert [part["name"] for part in document["hasPart"]] == list(catalog["name"])
+
+
+# Modality chapters, built offline.
+
+STANDIN_MODALITIES = ["X-ray", "CT", "MR", "Ultrasound", "Microscopy", "Fundus", "Nuclear medicine"]
+NO_STANDIN_MODALITIES = ["Endoscopy", "Dermoscopy", "OCTA"]
+
+
+def chapter_page(build, modality):
+    from biovfm_utils.gallery import chapter_file
+
+    return read_page(build, f"notebooks/modalities/{chapter_file(modality)}.html")
+
+
+@pytest.mark.parametrize("modality", STANDIN_MODALITIES)
+def test_chapter_shows_labelled_standin_image(built_book, modality):
+    from biovfm_utils.gallery import chapter_file
+
+    page = chapter_page(built_book, modality)
+    figure = page.find("figure", id=f"fig-samples-{chapter_file(modality)}")
+    assert figure is not None, "no sample figure"
+    image = figure.find("img")
+    assert image.get("alt", "").strip()
+    source = (built_book.html / "notebooks" / "modalities" / image["src"]).resolve()
+    assert source.stat().st_size > 5000
+    titles = [cell_text(title) for title in page.select("div.admonition p.admonition-title")]
+    assert any("offline stand-in" in title for title in titles), titles
+    assert "Licence:" in cell_text(page)
+
+
+@pytest.mark.parametrize("modality", NO_STANDIN_MODALITIES)
+def test_chapter_without_standin_says_so(built_book, modality):
+    page = chapter_page(built_book, modality)
+    assert page.find("figure") is None
+    titles = [cell_text(title) for title in page.select("div.admonition p.admonition-title")]
+    assert "No image on this page" in titles
+    assert "synthetic" in cell_text(page)
+
+
+def test_chapter_cite_blocks_have_bibtex_and_links(built_book, catalog):
+    from biovfm_utils.catalog import sources_for_modality
+
+    page = chapter_page(built_book, "Fundus")
+    blocks = page.select("div.highlight-bibtex pre")
+    sources = sources_for_modality("Fundus", catalog)
+    assert len(blocks) == len(sources)
+    cited = {a["href"].partition("#")[0] for a in page.select("a.reference.internal") if "#id" in a.get("href", "")}
+    assert cited == {"../../book/bibliography.html"}
+
+
+def test_chapter_marks_collections(built_book):
+    text = cell_text(chapter_page(built_book, "CT"))
+    assert "RP3D-DiagDS (collection:" in text
+    assert "SAM-Med2D-20M (collection:" in text

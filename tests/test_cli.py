@@ -284,3 +284,95 @@ def test_export_bib_needs_output(capsys):
 def test_parser_builds_without_error():
     parser = build_parser()
     assert parser.prog == "biovfm"
+
+
+# fetch, against a loopback server
+
+
+def write_registry(path, url, sha256="unknown"):
+    path.write_text(
+        "source,file,url,member,sha256,size_bytes,format,evidence\n"
+        f"ORVS,2012.png,{url},,{sha256},,png,served by the test\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def png_bytes() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (4, 3), 128).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_fetch_downloads_from_registry(capsys, tmp_path, http_server):
+    from conftest import Reply
+
+    url = http_server.serve("/orvs.png", Reply(body=png_bytes()))
+    registry = write_registry(tmp_path / "samples.csv", url)
+    cache = tmp_path / "cache"
+    code, out, err = run(
+        capsys, "fetch", "orvs", "--registry", str(registry), "--cache-dir", str(cache), "--no-progress"
+    )
+    assert code == 0, err
+    assert out.startswith("ORVS: ")
+    assert "sha256 pinned" in out
+    assert len(http_server.requests_for("/orvs.png")) == 1
+    stored = [path for path in cache.rglob("*.png")]
+    assert len(stored) == 1
+    assert stored[0].read_bytes() == png_bytes()
+
+
+def test_fetch_checksum_mismatch_exits_1(capsys, tmp_path, http_server):
+    from conftest import Reply
+
+    url = http_server.serve("/orvs.png", Reply(body=png_bytes()))
+    registry = write_registry(tmp_path / "samples.csv", url, sha256="0" * 64)
+    cache = tmp_path / "cache"
+    code, _, err = run(
+        capsys, "fetch", "ORVS", "--registry", str(registry), "--cache-dir", str(cache), "--no-progress"
+    )
+    assert code == 1
+    assert url in err
+    assert "0" * 64 in err
+    assert not list(cache.rglob("*.png"))
+
+
+def test_fetch_offline_makes_no_request(capsys, tmp_path, http_server):
+    from conftest import Reply
+
+    url = http_server.serve("/orvs.png", Reply(body=png_bytes()))
+    registry = write_registry(tmp_path / "samples.csv", url)
+    code, _, err = run(
+        capsys, "fetch", "ORVS", "--offline", "--registry", str(registry), "--cache-dir", str(tmp_path)
+    )
+    assert code == 1
+    assert "Offline mode is on" in err
+    assert http_server.requests_for("/orvs.png") == []
+
+
+def test_fetch_registration_source_prints_steps(capsys, tmp_path):
+    code, _, err = run(capsys, "fetch", "CheXpert", "--cache-dir", str(tmp_path))
+    assert code == 1
+    assert "not an open download" in err
+    assert "BIOVFM_DATA_ROOT" in err
+
+
+def test_fetch_reads_local_copy(capsys, tmp_path, monkeypatch):
+    folder = tmp_path / "data" / "chexpert" / "train"
+    folder.mkdir(parents=True)
+    (folder / "view1.png").write_bytes(png_bytes())
+    monkeypatch.setenv("BIOVFM_DATA_ROOT", str(tmp_path / "data"))
+    code, out, err = run(capsys, "fetch", "CheXpert", "--cache-dir", str(tmp_path / "cache"))
+    assert code == 0, err
+    assert "view1.png" in out
+    assert "local copy" in out
+
+
+def test_fetch_invalid_registry_exits_2(capsys, tmp_path):
+    registry = tmp_path / "samples.csv"
+    registry.write_text("source,file\nORVS,x.png\n", encoding="utf-8")
+    code, _, err = run(capsys, "fetch", "ORVS", "--registry", str(registry))
+    assert code == 2
+    assert str(registry) in err
