@@ -189,6 +189,27 @@ def _write_downloads(app: Sphinx, exception) -> None:
     logger.info("Wrote the .bib files and catalog exports to %s", folder)
 
 
+def _drop_thebe_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Remove sphinx-thebe's scripts, which this book does not use.
+
+    Jupyter Book always loads sphinx-thebe. Its inline configuration script is
+    added twice (once per environment update), which breaks in the browser with
+    "Identifier 'THEBE_JS_URL' has already been declared", and its loader
+    refers to unpkg.com. Launch buttons to Binder and Colab do not need it.
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    kept = []
+    for script in scripts:
+        filename = str(getattr(script, "filename", "") or "")
+        body = str(getattr(script, "attributes", {}).get("body", ""))
+        if "thebe" in filename or "THEBE_JS_URL" in body:
+            continue
+        kept.append(script)
+    context["script_files"] = kept
+
+
 def setup(app: Sphinx) -> dict:
     """Register the style, the checks, the role and the directive with Sphinx."""
     bibstyle.register()
@@ -198,6 +219,7 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("bibtex-entry", BibtexEntryDirective)
     app.add_directive("bib-downloads", BibDownloadsDirective)
     app.connect("build-finished", _write_downloads)
+    app.connect("html-page-context", _drop_thebe_scripts)
     return {
         "version": __version__,
         "parallel_read_safe": True,

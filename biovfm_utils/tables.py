@@ -7,6 +7,7 @@ citations that link into the bibliography.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 import pandas as pd
@@ -92,6 +93,33 @@ COLUMN_LABELS = {
     "name": "Dataset",
     "group": "Group",
 }
+
+
+def table1_data_html(catalog: pd.DataFrame) -> str:
+    """Return the catalog fields behind the interactive Table 1 as a JSON script tag.
+
+    The page's ``table1.js`` reads it to filter and sort the rendered table: one
+    object per row, in table order, with the name, aliases, printed modality,
+    canonical modalities, group, access label, image count and URL.
+    """
+    from biovfm_utils.catalog import MODALITIES
+
+    rows = [
+        {
+            "name": source["name"],
+            "aliases": list(source["aliases"]),
+            "modality": source["modality"],
+            "modalities": list(source["modalities"]),
+            "modality_order": list(MODALITIES) if number == 0 else None,
+            "group": source["group"],
+            "access": source["access_label"],
+            "n_images": int(source["n_images"]),
+            "url": source["url"],
+        }
+        for number, (_, source) in enumerate(catalog.iterrows())
+    ]
+    payload = json.dumps(rows, ensure_ascii=False).replace("</", "<\\/")
+    return f'<script type="application/json" id="biovfm-table1-data">{payload}</script>'
 
 
 def markdown_table(
