@@ -269,6 +269,31 @@ def run_fetch(args) -> int:
     return 1 if failures else 0
 
 
+# links
+
+
+def run_links(args) -> int:
+    from biovfm_utils import linkcheck
+
+    if args.concurrency < 1:
+        raise UsageError(f"--concurrency must be at least 1, not {args.concurrency}.")
+    targets = linkcheck.link_targets()
+    results = linkcheck.check_links(
+        targets,
+        concurrency=args.concurrency,
+        timeout=(args.timeout, args.timeout),
+        progress=not args.no_progress,
+    )
+    output = args.output or linkcheck.default_report_path()
+    path = linkcheck.write_report(results, output)
+    broken = [result for result in results if not result.ok]
+    for result in broken:
+        outcome = f"HTTP {result.status}" if result.status else result.error
+        print(f"{result.source} ({result.kind}): {result.url}: {outcome}")
+    print(f"{len(results) - len(broken)} of {len(results)} links answered; report written to {path}")
+    return 0
+
+
 # export
 
 
@@ -379,6 +404,26 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the packaged registry)",
     )
     fetch.set_defaults(run=run_fetch)
+
+    links = commands.add_parser(
+        "links", help="check every official link and sample URL (needs the network)"
+    )
+    links.add_argument(
+        "--concurrency", type=int, default=8, help="requests in flight at once (default: 8)"
+    )
+    links.add_argument(
+        "--timeout",
+        type=float,
+        default=15.0,
+        help="connect and read timeout per request, in seconds (default: 15)",
+    )
+    links.add_argument(
+        "--output",
+        metavar="PATH",
+        help="report file (default: the package's data/link_report.json, shown in the book)",
+    )
+    links.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    links.set_defaults(run=run_links)
 
     export = commands.add_parser(
         "export", help="write the catalog as CSV, JSON or JSON-LD, or the .bib files"

@@ -131,8 +131,16 @@ def count_notes_markdown(catalog: pd.DataFrame | None = None) -> str:
     return "\n".join(lines)
 
 
+def link_report_markdown(catalog: pd.DataFrame | None = None) -> str:
+    """Render the date and failures of the last link check, if any."""
+    from biovfm_utils.linkcheck import read_report, report_markdown
+
+    return report_markdown(read_report())
+
+
 #: The lists the ``catalog-notes`` directive can render, by name.
 RENDERERS = {
+    "link-report": link_report_markdown,
     "repaired-links": repaired_links_markdown,
     "table-corrections": lambda catalog=None: table_corrections_markdown(),
     "reference-corrections": lambda catalog=None: reference_corrections_markdown(),

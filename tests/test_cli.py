@@ -40,7 +40,7 @@ def keys_of(bibtex: str) -> list[str]:
     return list(parse_bibliography(bibtex, "<output>").entries)
 
 
-SUBCOMMANDS = ["table", "stats", "info", "cite", "fetch", "export"]
+SUBCOMMANDS = ["table", "stats", "info", "cite", "fetch", "links", "export"]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
