@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 from docutils import nodes
@@ -88,12 +89,16 @@ class CatalogNotesDirective(SphinxDirective):
         if name not in RENDERERS:
             known = ", ".join(RENDERERS)
             raise self.error(f"Unknown list {name!r}; use one of: {known}.")
-        for data_file in (
+        data_files = (
             "catalog.csv",
             "table_corrections.csv",
             "reference_corrections.csv",
-        ):
-            self.env.note_dependency(str(Path(__file__).parent / "data" / data_file))
+            "link_report.json",
+        )
+        for data_file in data_files:
+            path = Path(__file__).parent / "data" / data_file
+            if path.exists():
+                self.env.note_dependency(str(path))
         markdown = RENDERERS[name](_book_catalog(self.env))
         container = nodes.container(classes=["catalog-notes", name])
         self.state.nested_parse(
@@ -210,9 +215,36 @@ def _drop_thebe_scripts(app, pagename, templatename, context, doctree) -> None:
     context["script_files"] = kept
 
 
+#: Repository URL of ``_config.yml`` that stands for "not published yet".
+REPOSITORY_PLACEHOLDER = "https://github.com/OWNER/REPOSITORY"
+
+_REPOSITORY_BUTTONS = ("use_repository_button", "use_issues_button", "use_edit_page_button")
+
+
+def _set_repository(app: Sphinx, config) -> None:
+    """Point the repository and launch buttons at the repository being published.
+
+    GitHub Actions sets ``GITHUB_REPOSITORY`` (``owner/name``) and
+    ``GITHUB_SERVER_URL``; any other build can set them too. Without them, a
+    placeholder repository URL turns the buttons off.
+    """
+    options = config.html_theme_options
+    repository = os.environ.get("GITHUB_REPOSITORY", "").strip()
+    if repository:
+        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        options["repository_url"] = f"{server}/{repository}"
+        return
+    if options.get("repository_url") == REPOSITORY_PLACEHOLDER:
+        for button in _REPOSITORY_BUTTONS:
+            options[button] = False
+        options["launch_buttons"] = {}
+        options.pop("repository_url", None)
+
+
 def setup(app: Sphinx) -> dict:
     """Register the style, the checks, the role and the directive with Sphinx."""
     bibstyle.register()
+    app.connect("config-inited", _set_repository)
     app.connect("builder-inited", _check_sources)
     app.add_role("catalog", CatalogValueRole())
     app.add_directive("catalog-notes", CatalogNotesDirective)

@@ -34,7 +34,9 @@ class BookBuild:
     html: Path
 
 
-def build_book(source: Path, output: Path, *extra: str) -> BookBuild:
+def build_book(
+    source: Path, output: Path, *extra: str, env: dict[str, str] | None = None
+) -> BookBuild:
     """Build the book at ``source`` into ``output`` with warnings as errors.
 
     The build runs with ``BIOVFM_OFFLINE=1``, so the modality chapters contact no
@@ -52,6 +54,8 @@ def build_book(source: Path, output: Path, *extra: str) -> BookBuild:
     ]
     environment = {**os.environ, "BIOVFM_OFFLINE": "1"}
     environment.pop("BIOVFM_DATA_ROOT", None)
+    environment.pop("GITHUB_REPOSITORY", None)
+    environment.update(env or {})
     result = subprocess.run(
         command,
         env=environment,
@@ -61,6 +65,18 @@ def build_book(source: Path, output: Path, *extra: str) -> BookBuild:
         check=False,
     )
     return BookBuild(result.returncode, result.stdout + result.stderr, output / "_build" / "html")
+
+
+def copy_book_settings(source: Path) -> None:
+    """Copy the book's configuration, bibliography and static files into ``source``.
+
+    Small books made by the tests then build with the same extensions and
+    settings as the real one.
+    """
+    source.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "_config.yml", source / "_config.yml")
+    shutil.copy(REPO / "references.bib", source / "references.bib")
+    shutil.copytree(REPO / "book" / "_static", source / "book" / "_static")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from bookbuild import REPO, build_book, built_book  # noqa: F401  (fixture)
+from bookbuild import REPO, build_book, built_book, copy_book_settings  # noqa: F401
 from biovfm_utils.bibliography import load_bibliography
 from biovfm_utils.catalog import citation_numbers, load_catalog
 
@@ -183,15 +183,14 @@ def test_notes_page_lists_training_splits(built_book, catalog):
 
 def make_small_book(tmp_path: Path, code: str, timeout: int = 60) -> Path:
     source = tmp_path / "book"
-    source.mkdir()
-    config = (REPO / "_config.yml").read_text(encoding="utf-8")
+    copy_book_settings(source)
+    config = (source / "_config.yml").read_text(encoding="utf-8")
     config = re.sub(r"timeout: \d+", f"timeout: {timeout}", config)
     (source / "_config.yml").write_text(config, encoding="utf-8")
     (source / "_toc.yml").write_text(
         "format: jb-book\nroot: intro\nchapters:\n  - file: broken\n", encoding="utf-8"
     )
     (source / "intro.md").write_text("# Small book\n", encoding="utf-8")
-    shutil.copy(REPO / "references.bib", source / "references.bib")
     notebook = {
         "cells": [
             {"cell_type": "markdown", "id": "title", "metadata": {}, "source": "# Broken"},
