@@ -326,3 +326,15 @@ def test_chapter_marks_collections(built_book):
     text = cell_text(chapter_page(built_book, "CT"))
     assert "RP3D-DiagDS (collection:" in text
     assert "SAM-Med2D-20M (collection:" in text
+
+
+def test_modality_mix_page_labels_estimates(built_book):
+    page = read_page(built_book, "notebooks/modality-mix.html")
+    text = cell_text(page)
+    assert "estimate" in text
+    assert "21,472,715" in text
+    figure = page.find("figure")
+    assert figure is not None
+    assert figure.find("img").get("alt", "").strip()
+    for grade in ("documented", "third-party", "inferred"):
+        assert grade in text
