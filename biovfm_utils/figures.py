@@ -10,13 +10,35 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from biovfm_utils import stats
 
 PALETTE = "colorblind"
+
+#: seaborn's "colorblind" palette as hex colours, for figures drawn with
+#: matplotlib alone, which then load without importing seaborn (and SciPy).
+#: A test checks them against ``seaborn.color_palette("colorblind")``.
+COLORBLIND = (
+    "#0173b2",
+    "#de8f05",
+    "#029e73",
+    "#d55e00",
+    "#cc78bc",
+    "#ca9161",
+    "#fbafe4",
+    "#949494",
+    "#ece133",
+    "#56b4e9",
+)
+
+
+def _seaborn():
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", palette=PALETTE)
+    return sns
 
 
 def _thousands(value, _position=None) -> str:
@@ -29,7 +51,7 @@ def _percent(share: float) -> str:
 
 
 def _new_figure(width: float = 7.5, height: float = 4.0) -> tuple[Figure, plt.Axes]:
-    sns.set_theme(style="whitegrid", palette=PALETTE)
+    _seaborn()
     figure, axes = plt.subplots(figsize=(width, height), layout="constrained")
     return figure, axes
 
@@ -38,7 +60,7 @@ def plot_images_per_group(catalog: pd.DataFrame) -> Figure:
     """Draw a horizontal bar of images per modality group on a log axis."""
     grouped = stats.by_group(catalog)
     figure, axes = _new_figure(height=4.5)
-    colours = sns.color_palette(PALETTE, len(grouped))
+    colours = _seaborn().color_palette(PALETTE, len(grouped))
     axes.barh(grouped.index, grouped["n_images"], color=colours)
     axes.invert_yaxis()
     axes.set_xscale("log")
@@ -55,6 +77,7 @@ def plot_source_sizes(catalog: pd.DataFrame) -> Figure:
     """Draw every source as a point at its size, one row per modality group, log axis."""
     order = [group for group in stats.GROUPS if group in set(catalog["group"])]
     figure, axes = _new_figure(height=5.0)
+    sns = _seaborn()
     sns.boxplot(
         data=catalog,
         x="n_images",
@@ -111,7 +134,7 @@ def plot_cumulative_share(catalog: pd.DataFrame) -> Figure:
 def plot_by_year(catalog: pd.DataFrame) -> Figure:
     """Draw sources per year and images per year (log axis) in two panels."""
     yearly = stats.by_year(catalog)
-    sns.set_theme(style="whitegrid", palette=PALETTE)
+    sns = _seaborn()
     figure, (top, bottom) = plt.subplots(
         2, 1, figsize=(7.5, 5.5), sharex=True, layout="constrained"
     )
@@ -132,7 +155,7 @@ def plot_by_access(catalog: pd.DataFrame) -> Figure:
     access = stats.by_access(catalog)
     access = access[access["n_sources"] > 0]
     figure, axes = _new_figure(height=3.5)
-    colours = sns.color_palette(PALETTE, len(access))
+    colours = _seaborn().color_palette(PALETTE, len(access))
     axes.barh(access.index, access["n_images"], color=colours)
     axes.invert_yaxis()
     axes.set_xlabel("Images")
@@ -165,7 +188,6 @@ def plot_gallery(samples, columns: int = 3) -> Figure:
 
     from biovfm_utils.imaging import intensity_histogram
 
-    sns.set_theme(style="white", palette=PALETTE)
     rows = -(-len(samples) // columns)
     figure, axes = plt.subplots(
         rows * 2,
@@ -178,7 +200,7 @@ def plot_gallery(samples, columns: int = 3) -> Figure:
     for number, axis in enumerate(axes.flat):
         axis.set_visible(False)
 
-    colour = sns.color_palette(PALETTE, 1)[0]
+    colour = COLORBLIND[0]
     for number, sample in enumerate(samples):
         row, column = divmod(number, columns)
         image_axes, histogram_axes = axes[2 * row, column], axes[2 * row + 1, column]
