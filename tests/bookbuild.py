@@ -77,6 +77,7 @@ def copy_book_settings(source: Path) -> None:
     shutil.copy(REPO / "_config.yml", source / "_config.yml")
     shutil.copy(REPO / "references.bib", source / "references.bib")
     shutil.copytree(REPO / "book" / "_static", source / "book" / "_static")
+    shutil.copytree(REPO / "book" / "_templates", source / "book" / "_templates")
 
 
 @pytest.fixture(scope="session")
