@@ -29,6 +29,8 @@ test: $(STAMP)
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/book_build.py
+	$(BIN)/python benchmarks/range_read.py
+	$(BIN)/python benchmarks/verify_scan.py
 
 clean:
 	rm -rf _build

@@ -172,7 +172,7 @@ def main() -> int:
         "target met",
     )
     lines = [
-        "# Range read of one zip member",
+        "## Range read of one zip member",
         "",
         f"- Date: {datetime.date.today().isoformat()}",
         f"- Python: {platform.python_version()} ({platform.python_implementation()})",

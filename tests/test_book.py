@@ -338,3 +338,19 @@ def test_modality_mix_page_labels_estimates(built_book):
     assert figure.find("img").get("alt", "").strip()
     for grade in ("documented", "third-party", "inferred"):
         assert grade in text
+
+
+def test_rebuild_locally_page_shows_verify_run(built_book):
+    page = read_page(built_book, "notebooks/rebuild-locally.html")
+    text = cell_text(page)
+    assert "biovfm verify" in text
+    figures = page.select("figure")
+    assert len(figures) >= 2
+    for figure in figures:
+        assert figure.find("img").get("alt", "").strip()
+
+
+def test_benchmarks_page_includes_results(built_book):
+    text = cell_text(read_page(built_book, "book/benchmarks.html"))
+    for heading in ("Book build", "Range read of one zip member", "Verify scan"):
+        assert heading in text

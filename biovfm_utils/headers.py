@@ -1,0 +1,275 @@
+"""Read an image file's size, frame count and bit depth from its header alone.
+
+`read_header` is the per-file step of a verify scan. It never decodes pixels:
+Pillow formats are opened lazily (`biovfm_utils.pillow_headers`), DICOM is read
+with ``stop_before_pixels=True`` and NIfTI through its header class
+(`biovfm_utils.medical_headers`). The format comes from the file's signature,
+never from its name, and gzip-compressed files are read through a streaming
+decompressor that stops after the header.
+
+A header can look intact while the data behind it are cut short. So each reader
+also compares the byte range that its header describes with the file's end,
+wherever that costs one small read. It checks the end marker of PNG, JPEG and GIF
+files, the strip or tile offsets of TIFF files, the pixel data length of DICOM
+files and the voxel data size of NIfTI files.
+
+Videos (AVI, MP4, QuickTime, Matroska) and NRRD, MetaImage, HDF5 and NumPy files
+are recognised and recorded as unsupported, without sizes.
+
+Every problem becomes an ``error`` string that starts with one of
+:data:`ERROR_KINDS` and a colon, for example ``"truncated: the PNG end chunk
+(IEND) is missing"``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from biovfm_utils.signatures import describe_content, detect_format
+
+logger = logging.getLogger(__name__)
+
+#: Fields of a manifest row that `read_header` fills, in manifest order.
+HEADER_FIELDS = (
+    "format",
+    "width",
+    "height",
+    "frames",
+    "bit_depth",
+    "colour_mode",
+    "byte_size",
+    "error",
+)
+
+#: The kinds of error: the text before the colon of every error string.
+ERROR_KINDS = (
+    "not an image",
+    "empty file",
+    "truncated",
+    "damaged",
+    "unsupported",
+    "unreadable",
+)
+
+# Enough for every signature, including the NIfTI-1 magic at byte 344.
+_HEAD_SIZE = 4096
+# Video containers, which this scan recognises but does not read.
+_VIDEO_SIGNATURES = {b"\x1a\x45\xdf\xa3": "Matroska/WebM"}
+# Volume and array containers used by some sources, recognised but not read.
+_UNREAD_SIGNATURES = {
+    b"NRRD": "NRRD",
+    b"\x89HDF\r\n\x1a\n": "HDF5",
+    b"\x93NUMPY": "NumPy array",
+}
+
+
+class HeaderError(Exception):
+    """A file whose header cannot be read, with the error kind and the format.
+
+    ``str(error)`` is the manifest's error string: the kind, a colon and the
+    detail.
+    """
+
+    def __init__(self, kind: str, detail: str, format_name: str | None = None):
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.format_name = format_name
+
+
+@dataclass(frozen=True)
+class ContentExtent:
+    """The size of a file's content, to check the byte ranges its header names.
+
+    For gzip-compressed files ``size`` is the uncompressed size from the gzip
+    trailer, which stores it modulo 2**32. A truncated gzip file has other bytes
+    in its place, so that size is only trusted to match exactly.
+    """
+
+    size: int
+    gzip: bool = False
+
+    def check_end(self, end: int, what: str, *, last: bool = False) -> str | None:
+        """Return an error string if content ending at byte ``end`` is cut short.
+
+        ``last`` states that nothing may follow the range, which lets the gzip
+        trailer reveal truncation. Otherwise compressed content is not checked.
+        """
+        if self.gzip:
+            if not last or end % 2**32 == self.size:
+                return None
+            return (
+                f"damaged: {what} end at byte {end:,}, but the gzip trailer "
+                f"records {self.size:,} uncompressed bytes (modulo 4 GiB), so the "
+                "file is truncated or damaged"
+            )
+        if end <= self.size:
+            return None
+        return f"truncated: {what} end at byte {end:,}, but the file has {self.size:,}"
+
+
+def read_header(path: str | Path) -> dict:
+    """Read the format, size, frame count and bit depth of one file.
+
+    Parameters
+    ----------
+    path
+        The file. A symbolic link is followed.
+
+    Returns
+    -------
+    dict
+        The :data:`HEADER_FIELDS`:
+
+        - ``format``: as `detect_format` names it, with " (gzip)" appended for
+          compressed files.
+        - ``width`` and ``height``: in pixels.
+        - ``frames``: frames of a multi-frame file or slices of a volume, and 1
+          for a 2-D image.
+        - ``bit_depth``: bits per sample.
+        - ``colour_mode``: the Pillow mode, the DICOM Photometric Interpretation,
+          or "greyscale", "RGB" or "RGBA" for NIfTI.
+        - ``byte_size``: the file size in bytes.
+        - ``error``: None for a readable image. Otherwise the fields known before
+          the problem was found are kept, and the rest are None.
+
+    Notes
+    -----
+    No exception escapes for a bad file: a scan of millions of files must not
+    stop at one, and third-party parsers raise many exception types on damaged
+    input. Each caught exception becomes the row's ``error``.
+    """
+    path = Path(path)
+    record: dict = dict.fromkeys(HEADER_FIELDS)
+    try:
+        size = path.stat().st_size
+        record["byte_size"] = size
+        with path.open("rb") as stream:
+            record.update(_read_stream(stream, size))
+    except HeaderError as error:
+        record["format"] = error.format_name
+        record["error"] = str(error)
+    except FileNotFoundError:
+        reason = "a broken symbolic link" if path.is_symlink() else "file not found"
+        record["error"] = f"unreadable: {reason}"
+    except PermissionError:
+        record["error"] = "unreadable: permission denied"
+    except IsADirectoryError:
+        record["error"] = "unreadable: a directory, not a file"
+    except OSError as error:
+        record["error"] = f"unreadable: {error.strerror or error}"
+    except Exception as error:  # see Notes in the docstring
+        logger.debug("unexpected error reading %s", path, exc_info=True)
+        record["error"] = f"damaged: {type(error).__name__}: {error}"
+    return record
+
+
+def _read_stream(stream: BinaryIO, size: int) -> dict:
+    if size == 0:
+        raise HeaderError("empty file", "0 bytes")
+    head = stream.read(_HEAD_SIZE)
+    format_name = detect_format(head)
+    if format_name == "gzip":
+        return _read_gzip(stream, size)
+    return _read_content(stream, head, format_name, ContentExtent(size))
+
+
+def _read_content(
+    stream: BinaryIO, head: bytes, format_name: str | None, extent: ContentExtent
+) -> dict:
+    """Dispatch on the detected format; ``stream`` may be any position."""
+    video = _video_format(head)
+    if video is not None:
+        # NOTE: frame counts of videos need a container parser such as PyAV,
+        # which is not a dependency, so video rows are never counted.
+        raise HeaderError(
+            "unsupported",
+            f"{video} video: frame counts are not read by this scan",
+            video,
+        )
+
+    for signature, name in _UNREAD_SIGNATURES.items():
+        if head.startswith(signature):
+            raise HeaderError("unsupported", f"{name} files are not read", name)
+    if head.lstrip().startswith((b"ObjectType", b"NDims")):
+        raise HeaderError(
+            "unsupported", "MetaImage (.mha, .mhd) files are not read", "MetaImage"
+        )
+
+    stream.seek(0)
+    if format_name == "DICOM":
+        from biovfm_utils.medical_headers import read_dicom_header
+
+        return read_dicom_header(stream, extent)
+    if format_name in ("NIfTI-1", "NIfTI-2"):
+        from biovfm_utils.medical_headers import read_nifti_header
+
+        return read_nifti_header(stream, format_name, extent)
+    if format_name is not None:
+        from biovfm_utils.pillow_headers import read_pillow_header
+
+        return read_pillow_header(stream, format_name, head, extent)
+
+    description = describe_content(head)
+    if description.could_be_dicom:
+        from biovfm_utils.medical_headers import read_dicom_header
+
+        record = read_dicom_header(stream, extent, force=True)
+        if record is not None:
+            return record
+    raise HeaderError("not an image", description.reason)
+
+
+def _video_format(head: bytes) -> str | None:
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "AVI"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        return "QuickTime" if brand == b"qt  " else "MP4"
+    for signature, name in _VIDEO_SIGNATURES.items():
+        if head.startswith(signature):
+            return name
+    return None
+
+
+def _read_gzip(stream: BinaryIO, size: int) -> dict:
+    """Read the header of gzip-compressed content, decompressing only its start."""
+    if size < 18:  # a 10-byte gzip header and an 8-byte trailer at least
+        raise HeaderError("truncated", f"a gzip file of {size} bytes", "gzip")
+    stream.seek(size - 4)
+    uncompressed_size = int.from_bytes(stream.read(4), "little")
+    stream.seek(0)
+
+    with gzip.GzipFile(fileobj=stream, mode="rb") as inner:
+        try:
+            head = inner.read(_HEAD_SIZE)
+        except (OSError, EOFError, zlib.error) as error:
+            raise HeaderError(
+                "damaged", f"the gzip data are truncated or damaged ({error})", "gzip"
+            ) from error
+        format_name = detect_format(head)
+        if format_name is None or format_name == "gzip":
+            raise HeaderError(
+                "not an image",
+                "gzip-compressed content that is not a supported image "
+                f"({describe_content(head).reason})",
+                "gzip",
+            )
+        extent = ContentExtent(uncompressed_size, gzip=True)
+        try:
+            record = _read_content(inner, head, format_name, extent)
+        except HeaderError as error:
+            error.format_name = f"{error.format_name or format_name} (gzip)"
+            raise
+        except (OSError, EOFError, zlib.error) as error:
+            raise HeaderError(
+                "damaged",
+                f"the gzip data are truncated or damaged ({error})",
+                f"{format_name} (gzip)",
+            ) from error
+    record["format"] = f"{record['format']} (gzip)"
+    return record
