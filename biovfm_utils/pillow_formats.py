@@ -31,7 +31,7 @@ from biovfm_utils.display import (
 )
 
 # Pillow's names for the formats that `detect_format` returns.
-_PILLOW_FORMATS = {
+PILLOW_FORMATS = {
     "PNG": "PNG",
     "JPEG": "JPEG",
     "TIFF": "TIFF",
@@ -74,7 +74,7 @@ def read_pillow(
     from PIL import Image, ImageOps
 
     try:
-        formats = [_PILLOW_FORMATS[format_name]]
+        formats = [PILLOW_FORMATS[format_name]]
         with src.open() as stream, Image.open(stream, formats=formats) as image:
             n_frames = getattr(image, "n_frames", 1)
             frame_index = choose_frame(index, n_frames, src.file_name, "frame")

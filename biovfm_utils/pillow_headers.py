@@ -18,25 +18,12 @@ import threading
 from typing import BinaryIO
 
 from biovfm_utils.headers import ContentExtent, HeaderError
+from biovfm_utils.pillow_formats import PILLOW_FORMATS
 
 # The end markers of PNG, JPEG and GIF files are searched for in this many
 # final bytes, which leaves room for short trailing padding.
 _TAIL_SIZE = 1024
 
-# Pillow's names for the formats that `detect_format` returns.
-_PILLOW_FORMATS = {
-    "PNG": "PNG",
-    "JPEG": "JPEG",
-    "TIFF": "TIFF",
-    "GIF": "GIF",
-    "BMP": "BMP",
-    "WebP": "WEBP",
-    "JPEG 2000": "JPEG2000",
-    "PBM": "PPM",
-    "PGM": "PPM",
-    "PPM": "PPM",
-    "PFM": "PPM",
-}
 
 # Bits per sample of each Pillow mode, used where the header gives no better
 # value. Pillow widens some stored depths, for example a 16-bit PGM opens as "I".
@@ -76,10 +63,10 @@ def read_pillow_header(
 ) -> dict:
     from PIL import UnidentifiedImageError
 
-    if format_name not in _PILLOW_FORMATS:
+    if format_name not in PILLOW_FORMATS:
         raise HeaderError("unsupported", f"{format_name} is not read", format_name)
     try:
-        with _open_lazy(stream, _PILLOW_FORMATS[format_name]) as image:
+        with _open_lazy(stream, PILLOW_FORMATS[format_name]) as image:
             width, height = image.size
             mode = image.mode
             frames = getattr(image, "n_frames", 1)
