@@ -24,16 +24,18 @@ _ROUTE_STEPS = {
     "credentialed": [
         "Create a PhysioNet account and complete credentialing: identity "
         "verification and training in human-subjects research.",
-        "Sign the data use agreement on the project page ({url}).",
+        "Sign the data use agreement on the project page ({url}); the catalog "
+        "records: {details}.",
         "Download the files from PhysioNet.",
     ],
     "kaggle": [
         "Sign in to Kaggle.",
-        "Open {url} and accept the competition rules or dataset terms.",
+        "Open {url} and accept the competition rules or dataset terms; the "
+        "catalog records: {details}.",
         "Download with the page's download button or the Kaggle command-line tool.",
     ],
     "huggingface": [
-        "Open {url}.",
+        "Open {url}; the catalog records: {details}.",
         "If the dataset is gated, sign in to Hugging Face and accept its terms.",
         "Download the files with the Hugging Face tools or the web page.",
     ],
@@ -54,15 +56,18 @@ def access_steps(source: pd.Series) -> list[str]:
     source
         A row of :func:`biovfm_utils.catalog.load_catalog`.
     """
+    from biovfm_utils.catalog import slugify
+
     template = _ROUTE_STEPS[source["access"]]
     steps = [
         step.format(url=source["url"], details=source["access_details"])
         for step in template
     ]
+    slug = source.get("slug") or slugify(source["name"])
     steps.append(
         f"To let biovfm_utils read your copy, put it in a folder named "
-        f"'{source['slug']}' under the folder named by the {DATA_ROOT_VARIABLE} "
-        "environment variable."
+        f"'{slug}' under the folder named by the {DATA_ROOT_VARIABLE} "
+        "environment variable (or pass local_root= to the functions that read it)."
     )
     return steps
 

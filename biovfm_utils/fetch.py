@@ -157,15 +157,14 @@ def _quiet_pooch():
 
 
 def _access_required_error(row) -> AccessRequiredError:
-    slug = slugify(row["name"])
+    from biovfm_utils.access import access_steps
+
+    steps = "\n".join(
+        f"  {number}. {step}" for number, step in enumerate(access_steps(row), 1)
+    )
     return AccessRequiredError(
         f"{row['name']} is not an open download (access: {row['access']}), so it "
-        "is never downloaded by this package. To use it:\n"
-        f"  1. Get access: {row['access_details']} (see {row['url']}).\n"
-        f"  2. Put the downloaded files in a folder named '{slug}' inside a data "
-        "folder of your choice.\n"
-        f"  3. Set {DATA_ROOT_VARIABLE} to that data folder, or pass "
-        "local_root=<data folder>."
+        f"is never downloaded by this package. To use it:\n{steps}"
     )
 
 
