@@ -4,7 +4,7 @@ Run from the repository root with the project's environment::
 
     .venv/bin/python benchmarks/book_build.py [--repeat 3]
 
-A cold build starts from an empty output folder, so every notebook is executed; a
+A cold build starts from an empty output folder, so every notebook is executed. A
 warm build runs again into the same folder with nothing changed, so Sphinx reuses
 its environment and MyST-NB its execution cache. The builds run offline
 (``BIOVFM_OFFLINE=1``) unless ``--online`` is given, so that the time does not

@@ -180,9 +180,9 @@ def plot_gallery(samples, columns: int = 3) -> Figure:
 
     Notes
     -----
-    RGB images are histogrammed by luminance (ITU-R BT.601 weights); greyscale
-    images by their stored or physical values (for example Hounsfield units),
-    on a log count axis.
+    RGB images are histogrammed by luminance (ITU-R BT.601 weights). Greyscale
+    images are histogrammed by their stored or physical values, for example
+    Hounsfield units. Counts are on a log axis.
     """
     import numpy as np
 

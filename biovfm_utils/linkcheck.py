@@ -1,4 +1,4 @@
-"""Check that the official links and sample URLs of the catalog still answer.
+"""Check that the official links and sample URLs of the catalog still respond.
 
 Run on demand (``biovfm links``), not in the test suite: it needs the network.
 Requests go out with bounded concurrency and per-request timeouts; each URL is
@@ -47,7 +47,7 @@ class LinkResult:
     """The outcome of checking one URL.
 
     ``ok`` is true for a final status below 400. ``status`` is None when no
-    response arrived, and ``error`` then says why (timeout, refused, DNS).
+    response arrived, and ``error`` then gives the reason (timeout, refused, DNS).
     """
 
     source: str
@@ -67,7 +67,10 @@ def link_targets(catalog=None, registry=None) -> list[LinkTarget]:
 
     catalog = load_catalog() if catalog is None else catalog
     registry = load_registry() if registry is None else registry
-    targets = [LinkTarget(source["name"], "official link", source["url"]) for _, source in catalog.iterrows()]
+    targets = [
+        LinkTarget(source["name"], "official link", source["url"])
+        for _, source in catalog.iterrows()
+    ]
     seen = {target.url for target in targets}
     for sample in registry:
         if sample.url not in seen:

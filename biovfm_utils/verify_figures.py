@@ -33,7 +33,7 @@ def _bars(
     axes.set_xlabel("Readable files")
     axes.set_ylabel(xlabel)
     for y, (count, frame_count) in enumerate(zip(files, frames)):
-        label = f"  {count:,} files"
+        label = f"  {count:,} file" + ("" if count == 1 else "s")
         if frame_count != count:
             label += f", {frame_count:,} frames and slices"
         axes.text(count, y, label, va="center", fontsize=9)

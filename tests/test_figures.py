@@ -30,7 +30,7 @@ def test_colorblind_constant_is_seaborn_palette():
     assert list(figures.COLORBLIND) == sns.color_palette("colorblind").as_hex()
 
 
-def test_images_per_group_is_log_scaled_bar_per_group(catalog):
+def test_images_per_group_log_bars(catalog):
     figure = figures.plot_images_per_group(catalog)
     (axes,) = figure.axes
     assert axes.get_xscale() == "log"

@@ -32,7 +32,7 @@ def test_book_workflow_tests_builds_and_deploys():
     assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
 
 
-def test_book_workflow_runs_on_main_and_after_link_check():
+def test_book_workflow_triggers():
     # PyYAML reads the key "on" as True.
     triggers = load_workflow("book.yml")[True]
     assert triggers["push"]["branches"] == ["main"]

@@ -176,7 +176,12 @@
         indexes.sort(function (a, b) {
           var left = keys[column](data[a]);
           var right = keys[column](data[b]);
-          var result = left < right ? -1 : left > right ? 1 : a - b;
+          var result = a - b;
+          if (left < right) {
+            result = -1;
+          } else if (left > right) {
+            result = 1;
+          }
           return ascending ? result : -result;
         });
         indexes.forEach(function (index) {
