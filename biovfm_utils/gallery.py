@@ -67,6 +67,31 @@ def _host_reachable(host: str, port: int) -> bool:
     return network_available(host, port)
 
 
+def _sample_address(sample) -> tuple[str, int]:
+    url = urlsplit(sample.url)
+    return url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+
+
+def _probe_hosts(names, registry) -> None:
+    """Check the sample hosts of ``names`` at once, filling the reachability cache.
+
+    Each check may wait up to its timeout when a firewall drops packets, so
+    they run in parallel: a chapter then waits one timeout, not one per host.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from biovfm_utils.sample_registry import samples_for
+
+    addresses = set()
+    for name in names:
+        samples = samples_for(name, registry)
+        if samples:
+            addresses.add(_sample_address(samples[0]))
+    if addresses:
+        with ThreadPoolExecutor(max_workers=min(8, len(addresses))) as pool:
+            list(pool.map(lambda address: _host_reachable(*address), addresses))
+
+
 def _try_source(name, local, offline, catalog, registry, progress, local_root, cache_dir):
     """Fetch and decode one source's sample: (GallerySample or None, SourceAttempt)."""
     from biovfm_utils import fetch
@@ -80,10 +105,9 @@ def _try_source(name, local, offline, catalog, registry, progress, local_root, c
             return None, SourceAttempt(name, "no sample registered", "")
         if offline:
             return None, SourceAttempt(name, "not downloaded", "offline")
-        url = urlsplit(samples[0].url)
-        port = url.port or (443 if url.scheme == "https" else 80)
-        if not _host_reachable(url.hostname or "", port):
-            detail = f"{url.hostname} is not reachable"
+        host, port = _sample_address(samples[0])
+        if not _host_reachable(host, port):
+            detail = f"{host} is not reachable"
             return None, SourceAttempt(name, "not downloaded", detail)
 
     try:
@@ -152,9 +176,13 @@ def gather_samples(
     catalog = load_catalog() if catalog is None else catalog
     offline = is_offline(offline)
     root = data_root(local_root)
+    sources = sources_for_modality(modality, catalog)
+    if not offline:
+        _probe_hosts(sources.loc[sources["access"] == "open", "name"], registry)
+
     samples: list[GallerySample] = []
     attempts: list[SourceAttempt] = []
-    for _, source in sources_for_modality(modality, catalog).iterrows():
+    for _, source in sources.iterrows():
         local = root is not None and (root / source["slug"]).is_dir()
         if not local and source["access"] != "open":
             continue
