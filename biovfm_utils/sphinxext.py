@@ -10,6 +10,7 @@ sphinxcontrib-bibtex alone would only warn.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -256,10 +257,56 @@ def _bibliography_list_roles(app, pagename, templatename, context, doctree) -> N
         context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
+def package_fingerprint(extra_paths=()) -> str:
+    """Hash every file of the ``biovfm_utils`` package, and of ``extra_paths``.
+
+    The notebooks' outputs depend on the package's code and data files, which
+    MyST-NB's execution cache does not watch: it keys outputs on the notebooks'
+    code cells only.
+    """
+    package = Path(__file__).parent
+    files = [path for path in package.rglob("*") if "__pycache__" not in path.parts]
+    for extra in extra_paths:
+        extra = Path(extra)
+        files.extend(extra.rglob("*") if extra.is_dir() else [extra])
+
+    digest = hashlib.sha256()
+    for path in sorted(file for file in files if file.is_file()):
+        digest.update(str(path).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _key_execution_cache(app: Sphinx, config) -> None:
+    """Keep executed notebooks in a cache folder named by the package fingerprint.
+
+    After any change to ``biovfm_utils`` (an edited catalog, a new function),
+    the build then finds no cached outputs and executes the notebooks again,
+    instead of showing outputs computed from the old package.
+    """
+    srcdir = Path(app.srcdir)
+    extra = [srcdir / path for path in config.biovfm_fingerprint_paths]
+    app.biovfm_fingerprint = package_fingerprint(extra)
+    base = config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache"
+    config.nb_execution_cache_path = str(Path(base) / app.biovfm_fingerprint)
+
+
+def _outdated_after_package_change(app, env, added, changed, removed) -> list[str]:
+    """Make Sphinx read every page again when the package fingerprint changed."""
+    fingerprint = app.biovfm_fingerprint
+    if getattr(env, "biovfm_fingerprint", None) == fingerprint:
+        return []
+    env.biovfm_fingerprint = fingerprint
+    return sorted(env.found_docs - set(added))
+
+
 def setup(app: Sphinx) -> dict:
     """Register the style, the checks, the role and the directive with Sphinx."""
     bibstyle.register()
+    app.add_config_value("biovfm_fingerprint_paths", [], "env")
     app.connect("config-inited", _set_repository)
+    app.connect("config-inited", _key_execution_cache)
+    app.connect("env-get-outdated", _outdated_after_package_change)
     app.connect("builder-inited", _check_sources)
     app.add_role("catalog", CatalogValueRole())
     app.add_directive("catalog-notes", CatalogNotesDirective)

@@ -181,11 +181,18 @@ def test_notes_page_lists_training_splits(built_book, catalog):
 # Small books that check how the build fails.
 
 
-def make_small_book(tmp_path: Path, code: str, timeout: int = 60) -> Path:
+def make_small_book(
+    tmp_path: Path, code: str, timeout: int = 60, fingerprint_paths=()
+) -> Path:
     source = tmp_path / "book"
     copy_book_settings(source)
     config = (source / "_config.yml").read_text(encoding="utf-8")
     config = re.sub(r"timeout: \d+", f"timeout: {timeout}", config)
+    if fingerprint_paths:
+        listed = "".join(f"\n      - {path}" for path in fingerprint_paths)
+        config = config.replace(
+            "  config:\n", f"  config:\n    biovfm_fingerprint_paths:{listed}\n", 1
+        )
     (source / "_config.yml").write_text(config, encoding="utf-8")
     (source / "_toc.yml").write_text(
         "format: jb-book\nroot: intro\nchapters:\n  - file: broken\n", encoding="utf-8"
@@ -354,3 +361,26 @@ def test_benchmarks_page_includes_results(built_book):
     text = cell_text(read_page(built_book, "book/benchmarks.html"))
     for heading in ("Book build", "Range read of one zip member", "Verify scan"):
         assert heading in text
+
+
+def test_rebuild_after_package_change_executes_again(tmp_path):
+    # The notebook reads a data file that the execution cache does not watch;
+    # listing it among the fingerprinted paths must make a rebuild run it again,
+    # as a change to the biovfm_utils package does.
+    source = make_small_book(
+        tmp_path, "print(open('data/value.txt').read())", fingerprint_paths=["data"]
+    )
+    (source / "data").mkdir()
+    (source / "data" / "value.txt").write_text("first-value", encoding="utf-8")
+    first = build_book(source, tmp_path / "out")
+    assert first.returncode == 0, first.output[-3000:]
+    page = (first.html / "broken.html").read_text(encoding="utf-8")
+    assert "first-value" in page
+
+    (source / "data" / "value.txt").write_text("second-value", encoding="utf-8")
+    second = build_book(source, tmp_path / "out")
+    assert second.returncode == 0, second.output[-3000:]
+    assert "Executing notebook" in second.output
+    page = (second.html / "broken.html").read_text(encoding="utf-8")
+    assert "second-value" in page
+    assert "first-value" not in page
