@@ -30,6 +30,7 @@ _DOI_URL_PREFIX = re.compile(
     r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)+", flags=re.IGNORECASE
 )
 _ENTRY_START = re.compile(r"^[ \t]*@([A-Za-z]+)[ \t]*([{(])", flags=re.MULTILINE)
+_ENTRY_HEAD = re.compile(r"[ \t]*@[A-Za-z]+[ \t]*[{(]")
 _NON_ENTRIES = {"comment", "string", "preamble"}
 
 
@@ -73,11 +74,27 @@ def _entry_end(text: str, start: int, opening: str) -> int | None:
                 return offset + 1 if opening == "{" else None
         elif char == ")" and opening == "(" and depth == 1:
             return offset + 1
-        elif char == "\n" and text.startswith("@", offset + 1):
+        elif char == "\n" and _ENTRY_HEAD.match(text, offset + 1):
             # An entry that starts at the beginning of a line while braces are
             # still open means the previous entry never closed.
             return None
     return None
+
+
+def _check_gap(text: str, start: int, end: int, previous: str, path: str) -> None:
+    """Reject field-like text between two entries, the trace of a stray brace.
+
+    BibTeX ignores text between entries as a comment. After an extra closing
+    brace, the rest of an entry's fields land there and would vanish silently.
+    """
+    gap = text[start:end]
+    match = re.search(r"^\s*,?\s*([A-Za-z][\w-]*)\s*=", gap, flags=re.MULTILINE)
+    if match:
+        line = _line_of(text, start + match.start(1))
+        raise BibliographyError(
+            f"{path}, line {line}: a field after the end of entry {previous!r}; "
+            "a closing brace too many ends the entry early, so remove the extra '}'."
+        )
 
 
 def scan_entries(text: str, path: str = "<string>") -> list[RawEntry]:
@@ -92,7 +109,12 @@ def scan_entries(text: str, path: str = "<string>") -> list[RawEntry]:
     """
     entries: list[RawEntry] = []
     first_line_of: dict[str, int] = {}
+    previous_end, previous_key = 0, ""
     for match in _ENTRY_START.finditer(text):
+        if match.start() < previous_end:
+            continue  # an "@type{" inside the previous entry's field text
+        if previous_key:
+            _check_gap(text, previous_end, match.start(), previous_key, path)
         entry_type = match.group(1).lower()
         line = _line_of(text, match.start())
         opening_offset = match.end() - 1
@@ -103,6 +125,7 @@ def scan_entries(text: str, path: str = "<string>") -> list[RawEntry]:
                 raise BibliographyError(
                     f"{path}, line {line}: @{entry_type} has unbalanced braces."
                 )
+            previous_end, previous_key = end, ""
             continue
 
         key = header if re.fullmatch(r"[^\s{}(),=\"#%'~\\]+", header) else ""
@@ -126,6 +149,9 @@ def scan_entries(text: str, path: str = "<string>") -> list[RawEntry]:
             )
         first_line_of[folded] = line
         entries.append(RawEntry(key, entry_type, line, text[match.start() : end]))
+        previous_end, previous_key = end, key
+    if previous_key:
+        _check_gap(text, previous_end, len(text), previous_key, path)
     return entries
 
 
@@ -235,7 +261,13 @@ def parse_bibliography(text: str, path: str = "<string>", *, fix_dois: bool = Tr
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(path: str, mtime_ns: int, fix_dois: bool) -> Bibliography:
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BibliographyError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the "
+            "file as UTF-8."
+        ) from None
     return parse_bibliography(text, path, fix_dois=fix_dois)
 
 
@@ -262,13 +294,16 @@ def load_bibliography(path: str | Path | None = None, *, fix_dois: bool = True):
         field pybtex cannot parse, or an invalid DOI; the message names the file,
         line and entry.
     """
-    path = Path(default_bib_path() if path is None else path)
+    default = path is None
+    path = Path(default_bib_path() if default else path)
     try:
         mtime_ns = path.stat().st_mtime_ns
     except FileNotFoundError:
-        raise BibliographyError(
-            f"{path}: file not found. The package reads references.bib from the top "
-            "of the repository through this link; reinstall the package from a "
-            "complete checkout."
-        ) from None
+        hint = (
+            " The package reads references.bib from the top of the repository "
+            "through this link; reinstall the package from a complete checkout."
+            if default
+            else " Check the path."
+        )
+        raise BibliographyError(f"{path}: file not found.{hint}") from None
     return _load_cached(str(path), mtime_ns, fix_dois)

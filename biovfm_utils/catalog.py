@@ -102,6 +102,9 @@ COLUMNS = (
     "count_note",
 )
 
+#: Plausible years of release or publication of a source.
+FIRST_YEAR, LAST_YEAR = 1950, 2100
+
 #: Fields that every row must fill.
 REQUIRED = ("name", "modality", "n_images", "year", "citation_keys", "url", "access")
 
@@ -171,6 +174,12 @@ def _parse_row(raw: dict[str, str], where: _Location) -> dict:
                 field, f"{text!r} is not a positive integer (write digits only)."
             )
         row[field] = int(text)
+    if not FIRST_YEAR <= row["year"] <= LAST_YEAR:
+        raise where.error(
+            "year", f"{row['year']} is not a year between {FIRST_YEAR} and {LAST_YEAR}."
+        )
+    if not re.match(r"https?://\S+$", row["url"]):
+        raise where.error("url", f"{row['url']!r} is not an http(s) URL.")
 
     numbers = _split(row["reference_numbers"])
     keys = _split(row["citation_keys"])
@@ -208,19 +217,29 @@ def read_catalog_rows(path: str | Path) -> list[dict]:
     Raises
     ------
     CatalogError
-        Naming the file, row and field, for a missing column, an empty required
-        field, a count or year that is not a positive integer, an unknown modality
-        or access type, or a name used twice.
+        Naming the file, row and field, for a missing file or column, a file
+        that is not UTF-8 or has no rows, an empty required field, a count that
+        is not a positive integer, a year outside 1950-2100, a URL that is not
+        http(s), an unknown modality or access type, or a name or alias that
+        another row already uses (ignoring case, spaces and punctuation).
     """
     path = Path(path)
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [
-            column for column in COLUMNS if column not in (reader.fieldnames or [])
-        ]
-        if missing:
-            raise CatalogError(f"{path}: missing columns {missing}.")
-        raw_rows = list(reader)
+    try:
+        # utf-8-sig also reads files that spreadsheet programs save with a BOM.
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [
+                column for column in COLUMNS if column not in (reader.fieldnames or [])
+            ]
+            if missing:
+                raise CatalogError(f"{path}: missing columns {missing}.")
+            raw_rows = list(reader)
+    except (FileNotFoundError, IsADirectoryError):
+        raise CatalogError(f"{path}: file not found; give the path of a catalog CSV.") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8.") from None
+    if not raw_rows:
+        raise CatalogError(f"{path}: the catalog has a header but no rows.")
 
     rows = []
     first_row_of: dict[str, int] = {}
@@ -229,13 +248,17 @@ def read_catalog_rows(path: str | Path) -> list[dict]:
         where = _Location(str(path), number, name)
         row = _parse_row(raw, where)
 
-        folded = name.casefold()
-        if folded in first_row_of:
-            raise where.error(
-                "name",
-                f"duplicate name {name!r}; row {first_row_of[folded]} already uses it.",
-            )
-        first_row_of[folded] = number
+        for spelling in [name, *row["aliases"]]:
+            field = "name" if spelling == name else "aliases"
+            normalised = _normalise(spelling)
+            if first_row_of.get(normalised, number) != number:
+                raise where.error(
+                    field,
+                    f"{spelling!r} matches a name or alias of row "
+                    f"{first_row_of[normalised]} (case, spaces and punctuation are "
+                    "ignored when names are looked up); rename one of them.",
+                )
+            first_row_of[normalised] = number
         row["row"] = number
         rows.append(row)
     return rows
@@ -298,7 +321,7 @@ def load_catalog(
         ``modalities`` (list of canonical names), ``group`` (the single modality,
         or ``"Multi-modality"``), ``access_label``, ``verified`` (access and licence
         both confirmed by the owner) and ``slug``. List columns hold Python lists.
-        Treat the frame as read-only: it is cached.
+        Each call returns a copy of a cached frame.
 
     Raises
     ------
@@ -311,7 +334,8 @@ def load_catalog(
     if bib_path == "default":
         bib_path = default_bib_path()
     bib = None if bib_path is None else str(bib_path)
-    return _load_cached(str(path), bib)
+    # A copy, so that a caller who edits the frame cannot change later loads.
+    return _load_cached(str(path), bib).copy()
 
 
 def _normalise(name: str) -> str:

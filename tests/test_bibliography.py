@@ -194,3 +194,31 @@ def test_formatted_references_show_no_raw_latex(bibliography):
     for text in texts:
         assert not re.search(r"[{}\\]", text), text
         assert " and others" not in text, text
+
+
+def test_stray_closing_brace_is_an_error():
+    text = GOOD.replace("title = {First},", "title = {First}},")
+    with pytest.raises(BibliographyError, match=r"line 4: a field after the end of entry 'first'"):
+        parse_bibliography(text, "stray.bib")
+
+
+def test_at_sign_inside_a_field_is_accepted():
+    text = GOOD.replace("title = {Second},", "title = {Second\n@ home},")
+    assert list(parse_bibliography(text, "at.bib").entries) == ["first", "second"]
+
+
+def test_comment_between_entries_is_accepted():
+    text = GOOD.replace("\n\n@misc", "\n\nA comment line between entries.\n\n@misc")
+    assert list(parse_bibliography(text, "comment.bib").entries) == ["first", "second"]
+
+
+def test_latin1_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "latin.bib"
+    path.write_bytes(GOOD.replace("Abr{\\`a}moff", "Abràmoff").encode("latin-1"))
+    with pytest.raises(BibliographyError, match=r"latin.bib: not UTF-8"):
+        load_bibliography(path)
+
+
+def test_missing_user_file_says_check_path(tmp_path):
+    with pytest.raises(BibliographyError, match="Check the path"):
+        load_bibliography(tmp_path / "none.bib")

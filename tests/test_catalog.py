@@ -166,8 +166,12 @@ def set_field(row_index, field, value):
 @pytest.mark.parametrize(
     "edit, pattern",
     [
-        (set_field(1, "name", "BUS-B"), r"row 2 \(BUS-B\), field 'name': duplicate name"),
-        (set_field(1, "name", "bus-b"), r"row 2 \(bus-b\).*row 1 already uses it"),
+        (set_field(1, "name", "BUS-B"), r"row 2 \(BUS-B\), field 'name': 'BUS-B' matches"),
+        (set_field(1, "name", "bus-b"), r"row 2 \(bus-b\).*matches a name or alias of row 1"),
+        (set_field(1, "name", "BUS B"), r"row 2 \(BUS B\).*of row 1"),
+        (set_field(1, "aliases", "Montgomery"), r"row 14 \(Montgomery CXR\), field 'aliases': 'Montgomery' matches .* row 2"),
+        (set_field(2, "year", "3024"), r"field 'year': 3024 is not a year between 1950 and 2100"),
+        (set_field(2, "url", "stanfordmlgroup.github.io"), r"field 'url': .* is not an http\(s\) URL"),
         (set_field(2, "n_images", "0"), r"row 3 \(CheXpert\), field 'n_images'"),
         (set_field(2, "n_images", "-5"), r"row 3 \(CheXpert\), field 'n_images'"),
         (set_field(2, "n_images", "12.5"), r"'12.5' is not a positive integer"),
@@ -184,6 +188,38 @@ def test_invalid_catalog_names_row_and_field(tmp_path, edit, pattern):
     with pytest.raises(CatalogError, match=pattern) as error:
         load_catalog(path, bib_path=None)
     assert str(path) in str(error.value)
+
+
+def test_catalog_with_bom_loads(tmp_path):
+    path = tmp_path / "catalog.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + default_catalog_path().read_bytes())
+    assert len(load_catalog(path, bib_path=None)) == 61
+
+
+def test_catalog_without_rows(tmp_path):
+    path = tmp_path / "catalog.csv"
+    header = default_catalog_path().read_text(encoding="utf-8").splitlines()[0]
+    path.write_text(header + "\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match="header but no rows"):
+        load_catalog(path, bib_path=None)
+
+
+def test_catalog_not_utf8(tmp_path):
+    path = tmp_path / "catalog.csv"
+    path.write_bytes(default_catalog_path().read_text(encoding="utf-8").encode("utf-16"))
+    with pytest.raises(CatalogError, match="not UTF-8"):
+        load_catalog(path, bib_path=None)
+
+
+def test_catalog_missing_file(tmp_path):
+    with pytest.raises(CatalogError, match="file not found"):
+        load_catalog(tmp_path / "none.csv", bib_path=None)
+
+
+def test_loaded_catalog_is_a_copy():
+    first = load_catalog()
+    first.loc[1, "n_images"] = 0
+    assert load_catalog()["n_images"].sum() == 21_472_715
 
 
 def test_missing_citation_key_is_an_error(tmp_path):
