@@ -152,6 +152,8 @@ def write_report(results: list[LinkResult], path: str | os.PathLike, checked_on:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # mkstemp creates the file readable by its owner only; the report is public.
+    os.chmod(temporary, 0o644)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as output:
             json.dump(report, output, indent=2, ensure_ascii=False)
@@ -161,6 +163,11 @@ def write_report(results: list[LinkResult], path: str | os.PathLike, checked_on:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def in_source_checkout() -> bool:
+    """Return whether the package is used from a source checkout (not installed)."""
+    return (Path(__file__).resolve().parent.parent / "pyproject.toml").exists()
 
 
 def default_report_path() -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import socket
 import subprocess
 import sys
 
@@ -123,8 +124,8 @@ def test_stats_json_is_parseable(capsys):
     code, out, _ = run(capsys, "stats", "--format", "json")
     assert code == 0
     payload = json.loads(out)
-    assert payload["Totals"] == {"n_sources": 61, "n_images": 21_472_715}
-    largest = payload["Largest sources"]
+    assert payload["totals"] == {"n_sources": 61, "n_images": 21_472_715}
+    largest = payload["largest_sources"]
     assert largest[2]["k"] == 6
     assert largest[2]["n_images"] == 18_241_389
 
@@ -376,3 +377,88 @@ def test_fetch_invalid_registry_exits_2(capsys, tmp_path):
     code, _, err = run(capsys, "fetch", "ORVS", "--registry", str(registry))
     assert code == 2
     assert str(registry) in err
+
+
+# Bad input gives one line and a non-zero status, never a traceback.
+
+
+def test_cite_collections_flag_needs_modality(capsys):
+    code, _, err = run(capsys, "cite", "CheXpert", "--include-collections")
+    assert code == 2
+    assert "--include-collections works only with --modality" in err
+
+
+def test_cite_reports_every_unknown_name(capsys):
+    code, _, err = run(capsys, "cite", "CheXpert", "Foo", "Barr")
+    assert code == 2
+    assert "'Foo'" in err
+    assert "'Barr'" in err
+
+
+def test_unknown_modality_suggests_spelling(capsys):
+    code, _, err = run(capsys, "cite", "--modality", "Xray")
+    assert code == 2
+    assert "Did you mean X-ray" in err
+
+
+def test_verbose_after_subcommand(capsys):
+    code, out, _ = run(capsys, "info", "ORVS", "-v")
+    assert code == 0
+    assert out.startswith("ORVS")
+
+
+def test_verbose_before_subcommand_is_kept():
+    args = build_parser().parse_args(["-v", "info", "ORVS"])
+    assert args.verbose is True
+
+
+def test_export_to_folder_is_rejected(capsys, tmp_path):
+    code, _, err = run(capsys, "export", "--format", "csv", "--output", str(tmp_path))
+    assert code == 2
+    assert "is a folder" in err
+
+
+def test_export_creates_missing_parent(capsys, tmp_path):
+    target = tmp_path / "new" / "dir" / "catalog.json"
+    code, _, _ = run(capsys, "export", "--format", "json", "--output", str(target))
+    assert code == 0
+    assert len(json.loads(target.read_text(encoding="utf-8"))) == 61
+
+
+def test_export_bib_to_file_is_rejected(capsys, tmp_path):
+    target = tmp_path / "existing.bib"
+    target.write_text("", encoding="utf-8")
+    code, _, err = run(capsys, "export", "--format", "bib", "--output", str(target))
+    assert code == 2
+    assert "give a folder" in err
+
+
+@pytest.mark.parametrize("command", [["links", "--timeout", "0"], ["fetch", "ORVS", "--timeout", "-5"]])
+def test_non_positive_timeout_is_rejected(capsys, command):
+    code, _, err = run(capsys, *command)
+    assert code == 2
+    assert "--timeout must be positive" in err
+
+
+def test_invalid_offline_switch_is_one_line(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("BIOVFM_OFFLINE", "maybe")
+    code, _, err = run(capsys, "fetch", "ORVS", "--cache-dir", str(tmp_path))
+    assert code == 1
+    assert "BIOVFM_OFFLINE='maybe'" in err
+    assert "Traceback" not in err
+
+
+def test_links_without_any_answer_keeps_report(capsys, tmp_path, monkeypatch):
+    from biovfm_utils import linkcheck
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    targets = [linkcheck.LinkTarget("ORVS", "official link", f"http://127.0.0.1:{port}/")]
+    monkeypatch.setattr(linkcheck, "link_targets", lambda: targets)
+    report = tmp_path / "report.json"
+    report.write_text("{}", encoding="utf-8")
+    code, _, err = run(capsys, "links", "--output", str(report), "--no-progress")
+    assert code == 1
+    assert "none of the 1 links answered" in err
+    assert report.read_text(encoding="utf-8") == "{}"
