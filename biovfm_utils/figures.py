@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from biovfm_utils import stats
+from biovfm_utils.catalog import MODALITIES, MULTI_MODALITY
 
 PALETTE = "colorblind"
 
@@ -32,6 +33,18 @@ COLORBLIND = (
     "#ece133",
     "#56b4e9",
 )
+
+
+#: Colour of the multi-modality collections: dark grey, apart from the ten
+#: colours that the ten modalities take.
+COLLECTIONS_COLOUR = "#4d4d4d"
+
+
+def group_colour(group: str) -> str:
+    """Return the colour of a modality group, the same in every figure."""
+    if group == MULTI_MODALITY:
+        return COLLECTIONS_COLOUR
+    return COLORBLIND[MODALITIES.index(group)]
 
 
 def _seaborn():
@@ -60,7 +73,7 @@ def plot_images_per_group(catalog: pd.DataFrame) -> Figure:
     """Draw a horizontal bar of images per modality group on a log axis."""
     grouped = stats.by_group(catalog)
     figure, axes = _new_figure(height=4.5)
-    colours = _seaborn().color_palette(PALETTE, len(grouped))
+    colours = [group_colour(group) for group in grouped.index]
     axes.barh(grouped.index, grouped["n_images"], color=colours)
     axes.invert_yaxis()
     axes.set_xscale("log")
@@ -96,7 +109,7 @@ def plot_source_sizes(catalog: pd.DataFrame) -> Figure:
         order=order,
         hue="group",
         hue_order=order,
-        palette=PALETTE,
+        palette=[group_colour(group) for group in order],
         size=6,
         jitter=0.15,
         legend=False,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -215,7 +216,8 @@ def sources_markdown(modality: str, catalog: pd.DataFrame | None = None) -> str:
         if source["access_evidence"] != "official":
             access += f" ({source['access_evidence']})"
         licence = escape_cell(source["licence"])
-        if source["licence_evidence"] != "official":
+        unknown = source["licence"].startswith("unknown")
+        if source["licence_evidence"] != "official" and not unknown:
             licence += f" ({source['licence_evidence']})"
         cells = [
             f"{name} {cite_role(source['citation_keys'])}",
@@ -237,10 +239,18 @@ def access_markdown(modality: str, catalog: pd.DataFrame | None = None) -> str:
     blocks = []
     for _, source in closed.iterrows():
         steps = "\n".join(
-            f"{number}. {step}" for number, step in enumerate(access_steps(source), 1)
+            f"{number}. {_linked(step)}"
+            for number, step in enumerate(access_steps(source), 1)
         )
         blocks.append(f"**{source['name']}** ({source['access_label']})\n\n{steps}")
     return "\n\n".join(blocks)
+
+
+def _linked(step: str) -> str:
+    """Turn the URLs of a plain-text step into links and names into code."""
+    step = re.sub(r"(https?://[^\s)]+?)([.,;)]*)(?=\s|$)", r"<\1>\2", step)
+    step = step.replace(DATA_ROOT_VARIABLE, f"`{DATA_ROOT_VARIABLE}`")
+    return step.replace("local_root=", "`local_root=`")
 
 
 def attempts_markdown(attempts: list[SourceAttempt]) -> str:
@@ -267,13 +277,10 @@ def samples_markdown(samples: list[GallerySample], modality: str) -> str:
         return _admonition("No image on this page", _no_image_text(modality), "warning")
 
     blocks = []
+    advice = "\n\n".join(["To see a real sample instead:", *_real_sample_advice(modality)])
     for number, sample in enumerate(samples, start=1):
         if sample.kind == STANDIN:
-            text = sample.origin + (
-                f"\n\nTo see a real sample instead, run this chapter with network "
-                f"access, or set {DATA_ROOT_VARIABLE} to a folder with a local copy "
-                "of one of the sources above."
-            )
+            text = f"{sample.origin}\n\n{advice}"
             blocks.append(_admonition(f"Image {number} is an offline stand-in", text, "warning"))
 
     lines = [
@@ -300,43 +307,50 @@ def samples_markdown(samples: list[GallerySample], modality: str) -> str:
     return "\n\n".join(blocks)
 
 
-def _no_image_text(modality: str, catalog: pd.DataFrame | None = None) -> str:
-    """Explain why a chapter shows no image and how to get a real one."""
-    from biovfm_utils.catalog import canonical_modality
+def _real_sample_advice(modality: str, catalog: pd.DataFrame | None = None) -> list[str]:
+    """Say how a reader gets a real sample of a modality, source by source."""
     from biovfm_utils.sample_registry import samples_for
 
     catalog = load_catalog() if catalog is None else catalog
-    name = canonical_modality(modality)
-    term = name if name.isupper() else name.lower()
-    sources = sources_for_modality(name, catalog)
+    sources = sources_for_modality(modality, catalog)
     open_sources = sources[sources["access"] == "open"]
-    registered = [n for n in open_sources["name"] if samples_for(n)]
+    registered = [name for name in open_sources["name"] if samples_for(name)]
     unregistered = open_sources[~open_sources["name"].isin(registered)]
 
+    advice = []
+    if registered:
+        advice.append(
+            "Run this chapter with network access: it then downloads the registered "
+            "sample of " + ", ".join(registered) + "."
+        )
+    for _, source in unregistered.iterrows():
+        advice.append(
+            f"{source['name']} is an open download without a registered sample: "
+            f"download it from <{source['url']}>, put one image in a folder named "
+            f"`{source['slug']}` under the folder named by `{DATA_ROOT_VARIABLE}`, "
+            "and rerun the chapter."
+        )
+    if not registered:
+        advice.append(
+            "For a source that needs an account (the steps are listed above), put "
+            f"one image of your copy in its folder under `{DATA_ROOT_VARIABLE}` and "
+            "rerun the chapter."
+        )
+    return advice
+
+
+def _no_image_text(modality: str, catalog: pd.DataFrame | None = None) -> str:
+    """Explain why a chapter shows no image and how to get a real one."""
+    from biovfm_utils.catalog import canonical_modality
+
+    name = canonical_modality(modality)
+    term = name if name.isupper() else name.lower()
     parts = [
         f"No sample could be fetched, and none of the Python packages that the book "
         f"installs ships a real {term} image, so this chapter shows none rather than "
-        "a synthetic one."
+        "a synthetic one.",
+        *_real_sample_advice(name, catalog),
     ]
-    if registered:
-        parts.append(
-            "With network access, the chapter downloads the registered sample of "
-            + ", ".join(registered)
-            + "."
-        )
-    for _, source in unregistered.iterrows():
-        parts.append(
-            f"{source['name']} is an open download without a registered sample: "
-            f"download it from <{source['url']}>, put one image in a folder named "
-            f"`{source['slug']}` under the folder named by {DATA_ROOT_VARIABLE}, and "
-            "rerun the chapter."
-        )
-    if open_sources.empty:
-        parts.append(
-            "Every source of this modality needs an account first; the steps are "
-            f"listed above. Put one image of your copy in the folder named by "
-            f"{DATA_ROOT_VARIABLE} (one subfolder per source) and rerun the chapter."
-        )
     return "\n\n".join(parts)
 
 

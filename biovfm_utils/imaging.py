@@ -23,6 +23,7 @@ file needs them.
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import os
 import zlib
@@ -175,13 +176,25 @@ def _as_source(source: str | os.PathLike | bytes, name: str | None) -> ImageSour
     return ImageSource(file_name, path=path)
 
 
+#: Largest decompressed size of a gzip file that load_image reads into memory.
+MAX_GUNZIPPED_BYTES = 2 * 1024**3
+
+
 def _gunzip(src: ImageSource) -> bytes:
     try:
-        return gzip.decompress(src.read())
+        with gzip.GzipFile(fileobj=io.BytesIO(src.read())) as stream:
+            data = stream.read(MAX_GUNZIPPED_BYTES + 1)
     except (EOFError, OSError, zlib.error) as error:
         raise CorruptImageError(
             src.file_name, f"the gzip data are truncated or damaged ({error})"
         ) from error
+    if len(data) > MAX_GUNZIPPED_BYTES:
+        raise UnsupportedImageError(
+            src.file_name,
+            f"the gzip data expand to more than {MAX_GUNZIPPED_BYTES // 1024**3} GiB",
+            "Decompress the file yourself and load one slice of it.",
+        )
+    return data
 
 
 def _read_unrecognised(src: ImageSource, head: bytes, *, index, window) -> DisplayImage:

@@ -151,9 +151,15 @@ class BibDownloadsDirective(SphinxDirective):
         catalog = _book_catalog(self.env)
         prefix = _relative_to_root(self.env.docname) + DOWNLOADS + "/"
         items = nodes.bullet_list()
+        from biovfm_utils.catalog import slugify
+        from biovfm_utils.stats import GROUPS
+
+        groups = {slugify(group): group for group in GROUPS}
+        groups["all-sources"] = "all sources"
+        groups["multi-modality"] = "the multi-modality collections"
         for name, keys in bib_downloads(catalog).items():
-            label = name.removeprefix("biovfm-21m-").removesuffix(".bib").replace("-", " ")
-            text = f"{label} ({len(keys)} entries)"
+            slug = name.removeprefix("biovfm-21m-").removesuffix(".bib")
+            text = f"{groups.get(slug, slug)} ({len(keys)} entries)"
             items += self._item(prefix + name, name, text)
         for name, text in EXPORT_FILES.items():
             items += self._item(prefix + name, name, text)

@@ -74,7 +74,7 @@ class Standin:
     def note(self) -> str:
         """Return Markdown for the admonition that labels the image as a stand-in."""
         return (
-            "**Offline stand-in, not an image of BioVFM-21M.** "
+            "**Offline stand-in, not a sample fetched from a source of Table 1.** "
             f"{self.description}.\n\n"
             f"Origin: {self.origin}.\n\n"
             f"Licence: {self.licence}.\n\n"

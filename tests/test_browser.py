@@ -272,6 +272,7 @@ FILTER_CASES = [
     pytest.param({"search": "vindr"}, 7, id="search-vindr"),
     pytest.param({"search": "VINDR"}, 7, id="search-ignores-case"),
     pytest.param({"search": "ChestX-ray8"}, 1, id="search-alias"),
+    pytest.param({"search": "eophtha"}, 1, id="search-without-punctuation"),
     pytest.param({"search": "no such dataset"}, 0, id="search-no-match"),
 ]
 

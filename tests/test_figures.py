@@ -78,3 +78,18 @@ def test_gallery_has_image_and_histogram_per_sample(catalog):
     titles = [axes.get_title() for axes in visible if axes.get_title()]
     assert all("(stand-in)" in title for title in titles)
     assert len(titles) == len(samples)
+
+
+def test_group_colours_are_distinct():
+    colours = [figures.group_colour(group) for group in stats.GROUPS]
+    assert len(set(colours)) == len(colours)
+
+
+def test_group_keeps_its_colour_across_figures(catalog):
+    from matplotlib.colors import to_hex
+
+    bars = figures.plot_images_per_group(catalog).axes[0]
+    labels = [label.get_text() for label in bars.get_yticklabels()]
+    bar_colours = {label: to_hex(patch.get_facecolor()) for label, patch in zip(labels, bars.patches)}
+    for group, colour in bar_colours.items():
+        assert colour == figures.group_colour(group)

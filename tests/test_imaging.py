@@ -800,3 +800,15 @@ def test_import_leaves_heavy_packages_unloaded():
     ).stdout
 
     assert output.strip() == "[]"
+
+
+def test_gzip_expanding_past_limit_is_rejected(tmp_path, monkeypatch):
+    import gzip as gzip_module
+
+    from biovfm_utils import imaging
+
+    monkeypatch.setattr(imaging, "MAX_GUNZIPPED_BYTES", 1000)
+    path = tmp_path / "bomb.nii.gz"
+    path.write_bytes(gzip_module.compress(b"\0" * 10_000))
+    with pytest.raises(imaging.UnsupportedImageError, match="expand to more than"):
+        imaging.load_image(path)

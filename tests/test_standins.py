@@ -161,7 +161,7 @@ def test_standin_note_states_origin_and_licence():
 
     note = standin.note()
 
-    assert note.startswith("**Offline stand-in, not an image of BioVFM-21M.**")
+    assert note.startswith("**Offline stand-in, not a sample fetched from a source of Table 1.**")
     assert standin.origin in note
     assert standin.licence in note
     assert "`skimage/data/_fetchers.py`" in note

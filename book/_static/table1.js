@@ -39,6 +39,12 @@
     return node;
   }
 
+  // Lower case without spaces or punctuation, so "eophtha" finds "E-optha" (alias
+  // "e-ophtha") as the command line's name matching does.
+  function normalise(text) {
+    return text.toLowerCase().replace(/[^0-9a-z]+/g, "");
+  }
+
   function unique(values) {
     return values.filter(function (value, index) {
       return values.indexOf(value) === index;
@@ -110,7 +116,7 @@
     anchor.parentNode.insertBefore(status, anchor);
 
     function matches(row) {
-      var text = search.value.trim().toLowerCase();
+      var text = normalise(search.value);
       if (text && row.search.indexOf(text) < 0) {
         return false;
       }
@@ -141,12 +147,16 @@
           images += data[index].n_images;
         }
       });
-      status.textContent =
-        shown + " of " + rows.length + " sources shown, " + images.toLocaleString("en-US") + " images.";
+      var text = shown + " of " + rows.length + " sources shown, " + images.toLocaleString("en-US") + " images";
+      if (modality.value && modality.value !== COLLECTIONS && collections.checked) {
+        // The collections' images are not split by modality, so they count in full.
+        text += ", counting every image of the collections shown, of any modality";
+      }
+      status.textContent = text + ".";
     }
 
     data.forEach(function (row) {
-      row.search = [row.name].concat(row.aliases).join(" ").toLowerCase();
+      row.search = [row.name].concat(row.aliases).map(normalise).join(" ");
     });
     [search, modality, collections, access].forEach(function (control) {
       control.addEventListener("input", update);
