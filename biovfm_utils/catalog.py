@@ -2,10 +2,10 @@
 
 The catalog reproduces Table 1 of Liu et al., "BioVFM-21M: Benchmarking and Scaling
 Self-Supervised Vision Foundation Models for Biomedical Image Analysis" (arXiv
-2505.09329), one row per source in the paper's order, and adds what the table
-leaves out: the year, the access route, the licence and how well each of these is
-confirmed. The data lives in ``biovfm_utils/data/catalog.csv``; this module only
-reads and checks it.
+2505.09329), one row per source in the paper's order. It adds what the table leaves
+out: the year, the access route, the licence and how well each of these is
+confirmed. The data lives in ``biovfm_utils/data/catalog.csv``, and this module
+only reads and checks it.
 """
 
 from __future__ import annotations
@@ -217,11 +217,11 @@ def read_catalog_rows(path: str | Path) -> list[dict]:
     Raises
     ------
     CatalogError
-        Naming the file, row and field, for a missing file or column, a file
-        that is not UTF-8 or has no rows, an empty required field, a count that
-        is not a positive integer, a year outside 1950-2100, a URL that is not
-        http(s), an unknown modality or access type, or a name or alias that
-        another row already uses (ignoring case, spaces and punctuation).
+        Naming the file, row and field. The file may be missing, not UTF-8, or
+        without rows or a required column. A row may have an empty required
+        field, a count that is not a positive integer, a year outside 1950-2100,
+        a URL that is not http(s), or an unknown modality or access type. A name
+        or alias may repeat another row's, ignoring case, spaces and punctuation.
     """
     path = Path(path)
     try:
@@ -355,15 +355,15 @@ def find_source(name: str, catalog: pd.DataFrame | None = None) -> pd.Series:
         If nothing matches; the message lists the closest names.
     """
     catalog = load_catalog() if catalog is None else catalog
-    wanted = _normalise(name)
+    query = _normalise(name)
     spellings: dict[str, int] = {}
     for row, source in catalog.iterrows():
         for spelling in [source["name"], *source["aliases"]]:
             spellings.setdefault(_normalise(spelling), row)
-    if wanted in spellings:
-        return catalog.loc[spellings[wanted]]
+    if query in spellings:
+        return catalog.loc[spellings[query]]
 
-    close = difflib.get_close_matches(wanted, list(spellings), n=3, cutoff=0.5)
+    close = difflib.get_close_matches(query, list(spellings), n=3, cutoff=0.5)
     suggestions = list(dict.fromkeys(catalog.loc[spellings[c], "name"] for c in close))
     hint = f" Closest: {', '.join(suggestions)}." if suggestions else ""
     raise KeyError(f"No source named {name!r} in the catalog.{hint}")

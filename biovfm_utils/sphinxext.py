@@ -113,8 +113,8 @@ class CatalogNotesDirective(SphinxDirective):
 class BibtexEntryDirective(SphinxDirective):
     """Show BibTeX entries of ``references.bib`` as a code block, keys as arguments.
 
-    The text is copied from the file at build time, so the page never holds a
-    second, hand-kept copy of an entry.
+    The text is copied from the file at build time, so no page keeps a second,
+    hand-written copy of an entry.
     """
 
     required_arguments = 1
@@ -254,9 +254,9 @@ def _bibliography_list_roles(app, pagename, templatename, context, doctree) -> N
     """Give bibliography entries the ARIA role their list expects.
 
     docutils 0.21 writes a citation list as ``<div role="list">`` whose entries
-    carry ``role="doc-biblioentry"``, a role that ARIA 1.2 deprecates and that
-    axe-core does not accept as a list item; screen readers then announce an
-    empty list. ``listitem`` is the role the list requires.
+    carry ``role="doc-biblioentry"``. ARIA 1.2 deprecates that role, and axe-core
+    does not accept it as a list item, so screen readers may announce an empty
+    list. ``listitem`` is the role the list requires.
     """
     body = context.get("body")
     if body and 'role="doc-biblioentry"' in body:
