@@ -63,11 +63,12 @@ def access_steps(source: pd.Series) -> list[str]:
         step.format(url=source["url"], details=source["access_details"])
         for step in template
     ]
-    slug = source.get("slug") or slugify(source["name"])
+    names = [slugify(name) for name in [source["name"], *source.get("aliases", [])]]
+    folders = " or ".join(f"'{name}'" for name in dict.fromkeys(names))
     steps.append(
-        f"To let biovfm_utils read your copy, put it in a folder named "
-        f"'{slug}' under the folder named by the {DATA_ROOT_VARIABLE} "
-        "environment variable (or pass local_root= to the functions that read it)."
+        f"To let biovfm_utils read your copy, put it in a folder named {folders} "
+        f"under the folder named by the {DATA_ROOT_VARIABLE} environment variable "
+        "(or pass local_root= in Python)."
     )
     return steps
 

@@ -30,6 +30,10 @@ from biovfm_utils.fetch_errors import (
     DownloadError,
     IncompleteDownloadError,
     WebPageError,
+    classify_network_error,
+    read_timeout_of,
+    request_failure,
+    transfer_failure,
 )
 
 logger = logging.getLogger(__name__)
@@ -78,8 +82,10 @@ class _LoggedRetry(Retry):
         last = self.history[-1] if self.history else None
         if last is not None and last.status:
             cause = f"HTTP {last.status}"
+        elif last is not None and last.error is not None:
+            cause = classify_network_error(last.error)[1]
         else:
-            cause = repr(last.error) if last is not None else "an error"
+            cause = "an error"
         path = last.url if last is not None else "?"
         logger.info(
             "Request for %s failed with %s, retry %d in %.1f s",
@@ -89,6 +95,20 @@ class _LoggedRetry(Retry):
             wait,
         )
         super().sleep(response)
+
+
+def _drop_repeated_retry_warning(record: logging.LogRecord) -> bool:
+    """Drop urllib3's retry warning for a request that `_LoggedRetry` governs.
+
+    `_LoggedRetry` logs each retry with the URL, the cause and the wait, and
+    urllib3 would repeat it as "Retrying (...) after connection broken by ...".
+    Retries of other code in the process keep urllib3's warning.
+    """
+    arguments = record.args if isinstance(record.args, tuple) else ()
+    return not (arguments and isinstance(arguments[0], _LoggedRetry))
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_drop_repeated_retry_warning)
 
 
 class HTTPClient:
@@ -174,24 +194,8 @@ class HTTPClient:
                 "URL in a browser to see where it leads and update the registry.",
                 url=url,
             ) from error
-        except requests.Timeout as error:
-            raise DownloadError(
-                f"Timed out connecting to or reading from {url} (connect and read "
-                f"timeouts {self.timeout} s) after {self.attempts} attempts. Check "
-                "the network or pass a longer timeout=.",
-                url=url,
-            ) from error
-        except requests.ConnectionError as error:
-            raise DownloadError(
-                f"Could not connect to {url} after {self.attempts} attempts: "
-                f"{error}. Check the network, or set BIOVFM_OFFLINE=1 to skip "
-                "downloads.",
-                url=url,
-            ) from error
         except requests.RequestException as error:
-            raise DownloadError(
-                f"Request for {url} failed: {error}", url=url
-            ) from error
+            raise request_failure(url, error, self.timeout, self.attempts) from error
 
         with response:
             if response.history:
@@ -235,8 +239,9 @@ def _web_page_error(url: str, final_url: str, reason: str) -> WebPageError:
     return WebPageError(
         f"{where} returned a web page ({reason}) rather than the file. This is "
         "often a login, consent or error page. Open the URL in a browser, and if "
-        "it needs an account, download the file by hand and point "
-        "BIOVFM_DATA_ROOT at it.",
+        "it needs an account, download the file by hand into a folder named "
+        "after the source, and set BIOVFM_DATA_ROOT to the folder that contains "
+        "that folder (or pass local_root= in Python).",
         url=url,
     )
 
@@ -350,12 +355,18 @@ class HTTPFileDownloader:
         size = 0
         first_chunk = True
         bar = progress_bar(total, self.description, self.progress)
+        # read1 (urllib3 2) returns the bytes that have arrived. read waits for a
+        # whole chunk and loses a partial one on a timeout, so with read1 the
+        # count of bytes received stays exact when a transfer stalls.
+        read = getattr(response.raw, "read1", response.raw.read)
         with bar, _open_output(output_file) as output:
             while True:
                 try:
-                    chunk = response.raw.read(CHUNK_SIZE, decode_content=False)
+                    chunk = read(CHUNK_SIZE, decode_content=False)
                 except (urllib3.exceptions.HTTPError, OSError) as error:
-                    raise _incomplete(url, size, total, error) from error
+                    read_timeout = read_timeout_of(self.client.timeout)
+                    cause = transfer_failure(error, size, read_timeout)
+                    raise _incomplete(url, size, total, cause) from error
                 if not chunk:
                     break
                 if first_chunk and looks_like_html(chunk):
@@ -374,10 +385,11 @@ class HTTPFileDownloader:
 def _incomplete(
     url: str, size: int, total: int | None, cause
 ) -> IncompleteDownloadError:
-    expected = "an unknown number of" if total is None else str(total)
+    expected = "an unknown number of" if total is None else f"{total:,}"
     return IncompleteDownloadError(
-        f"The transfer of {url} failed after {size} of {expected} bytes ({cause}). "
-        "The partial file was deleted. Run again to restart the download.",
+        f"The transfer of {url} failed after {size:,} of {expected} bytes "
+        f"({cause}). The partial file was deleted. Run again to restart the "
+        "download.",
         url=url,
     )
 

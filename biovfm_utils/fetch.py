@@ -8,21 +8,22 @@ sample of a source by name, and it reads the sample from a local copy of the
 dataset when one is configured. A local copy is the only way to use sources that
 need registration or credentials, because those sources are never contacted.
 
+Only a few registry rows publish a sha256, so for most samples the first file
+downloaded becomes the reference (a pin). Before a file is pinned, or reused from
+the cache without a published sha256, it must be a complete file of the
+registry's format (:func:`~biovfm_utils.sample_cache.check_sample_file`).
+
 Cache folder: the ``cache_dir`` argument, else the environment variable
 ``BIOVFM_CACHE_DIR``, else ``pooch.os_cache("biovfm")`` (for example
 ``~/.cache/biovfm`` on Linux). Files are stored as ``<cache>/<source slug>/<file>``.
 
-pooch's ``retrieve`` downloads into a temporary file in the target folder,
-checks the sha256, and moves the file into place only if it matches. The move is
-``shutil.move`` within one folder, which is an atomic rename on POSIX. pooch
-deletes the temporary file on any failure. The HTTP transfer itself is in
-:mod:`biovfm_utils.download`, and archive members come from
-:mod:`biovfm_utils.remote_archives`.
+How a file enters the cache, and the pins, are in :mod:`biovfm_utils.sample_cache`.
+The HTTP transfer itself is in :mod:`biovfm_utils.download`, and archive members
+come from :mod:`biovfm_utils.remote_archives`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -30,12 +31,7 @@ from pathlib import Path
 
 from biovfm_utils.archives import extract_archive
 from biovfm_utils.catalog import find_source, slugify
-from biovfm_utils.download import (
-    DEFAULT_ATTEMPTS,
-    DEFAULT_TIMEOUT,
-    HTTPClient,
-    HTTPFileDownloader,
-)
+from biovfm_utils.download import DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT
 from biovfm_utils.fetch_errors import (
     AccessRequiredError,
     ArchiveError,
@@ -43,6 +39,7 @@ from biovfm_utils.fetch_errors import (
     DownloadError,
     FetchError,
     IncompleteDownloadError,
+    InvalidSampleFileError,
     LocalCopyNotFoundError,
     OfflineError,
     RegistryError,
@@ -52,16 +49,18 @@ from biovfm_utils.fetch_errors import (
 )
 from biovfm_utils.local_copies import (
     DATA_ROOT_VARIABLE,
-    data_root,
+    local_copy_folder,
+    local_copy_names,
     local_sample_path,
 )
-from biovfm_utils.network import is_offline, network_available, require_online
-from biovfm_utils.remote_archives import ArchiveMemberDownloader, read_zip_member
+from biovfm_utils.network import is_offline, network_available
+from biovfm_utils.remote_archives import read_zip_member
 from biovfm_utils.sample_cache import (
-    PINS_FILE,
     cache_directory,
+    download_into_cache,
+    expected_sha256,
     file_sha256,
-    read_pins,
+    reuse_cached,
     write_pin,
 )
 from biovfm_utils.sample_registry import Sample, load_registry, samples_for
@@ -74,6 +73,7 @@ __all__ = [
     "FetchError",
     "FetchResult",
     "IncompleteDownloadError",
+    "InvalidSampleFileError",
     "LocalCopyNotFoundError",
     "OfflineError",
     "RegistryError",
@@ -87,6 +87,7 @@ __all__ = [
     "fetch_source_sample",
     "is_offline",
     "load_registry",
+    "local_copy_folder",
     "local_sample_path",
     "network_available",
     "read_zip_member",
@@ -112,8 +113,10 @@ class FetchResult:
         ``"verified"``: matches the sha256 published in the registry.
         ``"pinned"``: no sha256 is published, so the file was checked against
         the sha256 recorded on its first download in this cache (or recorded
-        now). A pin guards against later changes, not against a wrong first
-        file.
+        now). The first file is pinned only if it is a complete file of the
+        registry's format. Even so, a pin cannot tell whether it is the file
+        that the dataset's owners published, so it guards only against later
+        changes.
         ``"unchecked"``: a local copy with no published sha256 to compare.
     from_cache : bool
         True if no download happened because the cache already had the file.
@@ -135,24 +138,6 @@ class FetchResult:
     member: str = ""
 
 
-@contextlib.contextmanager
-def _quiet_pooch():
-    """Raise pooch's logger to WARNING for the duration of a download.
-
-    pooch attaches its own stderr handler and logs every download at INFO, which
-    would repeat in notebooks what this module already logs.
-    """
-    import pooch
-
-    pooch_logger = pooch.get_logger()
-    level = pooch_logger.level
-    pooch_logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        pooch_logger.setLevel(level)
-
-
 # --- Fetching -------------------------------------------------------------------
 
 
@@ -166,11 +151,6 @@ def _access_required_error(row) -> AccessRequiredError:
         f"{row['name']} is not an open download (access: {row['access']}), so it "
         f"is never downloaded by this package. To use it:\n{steps}"
     )
-
-
-def _remove_if_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        folder.rmdir()
 
 
 def fetch_sample(
@@ -188,7 +168,11 @@ def fetch_sample(
     A cached file is returned without any request if its sha256 matches the
     published one, or the pinned one when none is published. Without either,
     the first download pins its sha256 and size in ``pins.json`` in the cache.
-    Offline mode still returns files already in the cache.
+    A file without a published sha256 is pinned or reused only if it is a
+    complete file of the registry's format: not empty, not a web page, and not
+    cut short where the header reader can tell. A cached file that fails is
+    deleted with its pin and downloaded again. Offline mode still returns files
+    already in the cache.
 
     Parameters
     ----------
@@ -216,6 +200,9 @@ def fetch_sample(
         If the file is not cached and offline mode is on.
     ChecksumMismatchError
         If the bytes differ from the published or pinned sha256. Nothing is kept.
+    InvalidSampleFileError
+        If a download without a published sha256 is not a complete file of the
+        registry's format. Nothing is kept and nothing is pinned.
     DownloadError
         For HTTP errors, timeouts, broken transfers and web pages served in
         place of the file. Nothing is kept.
@@ -228,12 +215,7 @@ def fetch_sample(
 
     cache = cache_directory(cache_dir)
     target = cache / slugify(row["name"]) / sample.file
-    if sample.sha256:
-        expected, checksum = sample.sha256, "verified"
-    else:
-        pin = read_pins(cache).get(sample.key)
-        expected = pin["sha256"] if pin else None
-        checksum = "pinned"
+    checksum = "verified" if sample.sha256 else "pinned"
 
     def result(sha256: str, size: int, from_cache: bool) -> FetchResult:
         return FetchResult(
@@ -248,28 +230,17 @@ def fetch_sample(
         )
 
     if target.is_file():
-        actual, size = file_sha256(target)
-        if expected is None:
-            write_pin(cache, sample, actual, size)
-            logger.warning(
-                "Cached %s had no pinned sha256, so its sha256 %s is now pinned",
-                target,
-                actual,
-            )
-            return result(actual, size, from_cache=True)
-        if actual == expected:
-            logger.info("Using cached %s (sha256 %s, %s)", target, actual, checksum)
-            return result(actual, size, from_cache=True)
-        logger.warning(
-            "Cached %s has sha256 %s but %s is expected, so it is downloaded again",
-            target,
-            actual,
-            expected,
-        )
-        target.unlink()
+        cached = reuse_cached(sample, target, cache)
+        if cached is not None:
+            return result(*cached, from_cache=True)
 
-    require_online(sample.url, offline)
-    sha256, size = _download(sample, target, expected, progress, timeout, attempts)
+    if is_offline(offline):
+        raise OfflineError.for_url(sample.url)
+    # A pin may have been removed with a bad cached file, so it is read now.
+    expected = expected_sha256(sample, cache)
+    sha256, size = download_into_cache(
+        sample, target, cache, progress=progress, timeout=timeout, attempts=attempts
+    )
 
     if expected is None:
         write_pin(cache, sample, sha256, size)
@@ -284,71 +255,6 @@ def fetch_sample(
     else:
         logger.info("Checked sha256 %s of %s (%s)", sha256, sample.key, checksum)
     return result(sha256, size, from_cache=False)
-
-
-def _download(sample, target, expected, progress, timeout, attempts) -> tuple[str, int]:
-    import pooch
-
-    with HTTPClient(timeout=timeout, attempts=attempts) as client:
-        if sample.member:
-            downloader = ArchiveMemberDownloader(
-                client,
-                sample.member,
-                expected_size=sample.size_bytes,
-                progress=progress,
-                scratch_dir=target.parent,
-            )
-        else:
-            downloader = HTTPFileDownloader(
-                client,
-                expected_size=sample.size_bytes,
-                progress=progress,
-                description=sample.file,
-            )
-        try:
-            with _quiet_pooch():
-                pooch.retrieve(
-                    sample.url,
-                    known_hash=f"sha256:{expected}" if expected else None,
-                    fname=sample.file,
-                    path=target.parent,
-                    downloader=downloader,
-                    progressbar=False,
-                )
-        except ValueError as error:
-            _remove_if_empty(target.parent)
-            if downloader.sha256 is None:
-                raise
-            raise _mismatch_error(sample, expected, downloader) from error
-        except BaseException:
-            _remove_if_empty(target.parent)
-            raise
-    return downloader.sha256, downloader.size
-
-
-def _mismatch_error(sample: Sample, expected: str, downloader) -> ChecksumMismatchError:
-    where = f"{sample.member} in {sample.url}" if sample.member else sample.url
-    if sample.sha256:
-        origin = "published in the registry"
-        advice = (
-            "The file changed on the server or the download was corrupted. Run "
-            "again, and if it fails the same way, the registry needs updating."
-        )
-    else:
-        origin = "pinned on the first download in this cache"
-        advice = (
-            "The file changed on the server since then. If the change is expected, "
-            f"remove its entry from {PINS_FILE} in the cache folder to pin it again."
-        )
-    return ChecksumMismatchError(
-        f"sha256 mismatch for {where}: expected {expected} ({origin}), got "
-        f"{downloader.sha256} for {downloader.size} bytes. Nothing was kept. "
-        f"{advice}",
-        url=sample.url,
-        expected=expected,
-        actual=downloader.sha256,
-        size=downloader.size,
-    )
 
 
 def fetch_source_sample(
@@ -366,9 +272,10 @@ def fetch_source_sample(
     """Return a sample file of a source, from a local copy or by download.
 
     A local copy (see :func:`local_sample_path`) is used whenever its folder
-    exists. Otherwise an open source's first registry sample is fetched with
-    :func:`fetch_sample`, and any other source raises
-    :class:`AccessRequiredError` without a request.
+    exists: a folder in the data root named after the slug of the catalog name
+    or of a catalog alias (:func:`local_copy_folder`). Otherwise an open
+    source's first registry sample is fetched with :func:`fetch_sample`, and any
+    other source raises :class:`AccessRequiredError` without a request.
 
     Raises
     ------
@@ -383,11 +290,11 @@ def fetch_source_sample(
     """
     row = find_source(source_name, catalog)
     name = row["name"]
-    slug = slugify(name)
     samples = samples_for(name, registry)
 
-    root = data_root(local_root)
-    if root is not None and (root / slug).is_dir():
+    folder = local_copy_folder(name, local_root, catalog=catalog)
+    if folder is not None:
+        root = folder.parent
         path = local_sample_path(name, root, catalog=catalog, registry=samples)
         sha256, size = file_sha256(path)
         published = {sample.sha256 for sample in samples if sample.sha256}
@@ -405,11 +312,12 @@ def fetch_source_sample(
     if row["access"] != "open":
         raise _access_required_error(row)
     if not samples:
+        folder_name = local_copy_names(name, catalog=catalog)[0]
         raise SampleNotRegisteredError(
             f"No sample file of {name} is registered for download. Download one "
-            f"from {row['url']}, put it in a folder named '{slug}' inside a data "
-            f"folder, and set {DATA_ROOT_VARIABLE} to that data folder or pass "
-            "local_root=."
+            f"from {row['url']}, put it in a folder named '{folder_name}' inside a "
+            f"data folder, and set {DATA_ROOT_VARIABLE} to that data folder (or "
+            "pass local_root= in Python)."
         )
     return fetch_sample(
         samples[0],

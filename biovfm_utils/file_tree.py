@@ -3,9 +3,13 @@
 The walk uses `os.scandir` and does not follow symbolic links to directories
 unless asked, so a link that points back up the tree cannot make it loop. When
 links are followed, each directory is entered once, by its (st_dev, st_ino).
-Symbolic links to files are listed like files, broken ones too, so the scan
-records them as unreadable. FIFOs, sockets and devices are skipped, because
-opening a FIFO blocks.
+
+Each file is listed once. A symbolic link to a file in a directory that the walk
+lists anyway (a file inside the root, such as ``link.png -> ok.png``) is skipped,
+with the reason, because its target is listed under its own name. A link to a
+file anywhere else, such as outside the root, is followed and listed as a file
+of the copy. Broken links are listed, so the scan records them as unreadable.
+FIFOs, sockets and devices are skipped, because opening a FIFO blocks.
 """
 
 from __future__ import annotations
@@ -67,7 +71,9 @@ def list_files(
         Directories to leave out, such as a manifest folder inside ``root``.
     follow_symlinks
         Enter symbolic links to directories. Each directory is still entered
-        once, so a link loop ends.
+        once, so a link loop ends. Links to files do not depend on this flag:
+        a link whose target the walk lists anyway is skipped, and any other
+        link to a file is listed.
 
     Raises
     ------
@@ -85,6 +91,7 @@ def list_files(
     excluded = {_identity(Path(path)) for path in exclude if Path(path).is_dir()}
     tree = FileTree(root=root)
     visited: set[tuple[int, int]] = set()
+    file_links: list[_FileLink] = []
     pending = [""]
     while pending:
         relative = pending.pop()
@@ -102,7 +109,13 @@ def list_files(
             with os.scandir(directory) as entries:
                 for entry in entries:
                     _sort_entry(
-                        entry, relative, names, subdirectories, tree, follow_symlinks
+                        entry,
+                        relative,
+                        names,
+                        subdirectories,
+                        tree,
+                        follow_symlinks,
+                        file_links,
                     )
         except OSError as error:
             reason = f"directory could not be listed ({error.strerror or error})"
@@ -118,11 +131,29 @@ def list_files(
             if _identity(root / child) in excluded:
                 continue
             pending.append(child)
+
+    _skip_links_to_listed_files(tree, file_links, visited)
     return tree
 
 
-def _sort_entry(entry, relative, names, subdirectories, tree, follow_symlinks) -> None:
-    """Sort one directory entry into ``names``, ``subdirectories`` or skipped."""
+@dataclass(frozen=True)
+class _FileLink:
+    """A symbolic link to a regular file, found during the walk."""
+
+    directory: str
+    name: str
+    target: str
+    target_directory: tuple[int, int]
+
+
+def _sort_entry(
+    entry, relative, names, subdirectories, tree, follow_symlinks, file_links
+) -> None:
+    """Sort one directory entry into ``names``, ``subdirectories`` or skipped.
+
+    Links to regular files are listed and also recorded in ``file_links``, to be
+    checked after the walk has listed every directory.
+    """
     try:
         is_link = entry.is_symlink()
         if entry.is_dir(follow_symlinks=follow_symlinks):
@@ -133,11 +164,45 @@ def _sort_entry(entry, relative, names, subdirectories, tree, follow_symlinks) -
             )
         elif entry.is_file() or (is_link and not os.path.exists(entry.path)):
             names.append(entry.name)
+            if is_link and entry.is_file():
+                target = os.path.realpath(entry.path)
+                directory = _identity(Path(target).parent)
+                file_links.append(_FileLink(relative, entry.name, target, directory))
         else:
             tree.skipped.append((join(relative, entry.name), "not a regular file"))
     except OSError as error:
         names.append(entry.name)  # the scan records why it cannot be read
         logger.debug("could not stat %s: %s", entry.path, error)
+
+
+def _skip_links_to_listed_files(
+    tree: FileTree, file_links: list[_FileLink], visited: set[tuple[int, int]]
+) -> None:
+    """Drop the links whose target lies in a listed directory, so it counts once.
+
+    Every regular file of a listed directory is listed, so such a target is
+    already in the tree under its own path.
+    """
+    duplicates = {
+        (link.directory, link.name): link
+        for link in file_links
+        if link.target_directory in visited
+    }
+    if not duplicates:
+        return
+    real_root = os.path.realpath(tree.root)
+    directories = []
+    for directory, names in tree.directories:
+        kept = [name for name in names if (directory, name) not in duplicates]
+        if kept:
+            directories.append((directory, kept))
+    tree.directories = directories
+    for (directory, name), link in sorted(duplicates.items()):
+        target = link.target
+        if Path(target).is_relative_to(real_root):
+            target = Path(target).relative_to(real_root).as_posix()
+        reason = f"symbolic link to {target}, which is listed itself"
+        tree.skipped.append((join(directory, name), reason))
 
 
 def _identity(path: Path) -> tuple[int, int]:

@@ -170,7 +170,7 @@ def gather_samples(
         The gallery (real samples, or the stand-ins when there is none) and one
         attempt per source that has a local copy or a registered sample.
     """
-    from biovfm_utils.local_copies import data_root
+    from biovfm_utils.local_copies import data_root, local_copy_folder
     from biovfm_utils.network import is_offline
     from biovfm_utils.standins import load_standin, standins_for
 
@@ -184,7 +184,7 @@ def gather_samples(
     samples: list[GallerySample] = []
     attempts: list[SourceAttempt] = []
     for _, source in sources.iterrows():
-        local = root is not None and (root / source["slug"]).is_dir()
+        local = local_copy_folder(source["name"], root, catalog=catalog) is not None
         if not local and source["access"] != "open":
             continue
         sample, attempt = _try_source(

@@ -19,13 +19,23 @@ are recognised and recorded as unsupported, without sizes.
 Every problem becomes an ``error`` string that starts with one of
 :data:`ERROR_KINDS` and a colon, for example ``"truncated: the PNG end chunk
 (IEND) is missing"``.
+
+Warnings that Pillow and pydicom issue while a file is read are caught per file,
+so none reaches standard error. Those that report missing or corrupt data (see
+:data:`DAMAGE_WARNING`) make an otherwise readable file "damaged". The rest,
+such as pydicom's notes on invalid attribute values, are logged at DEBUG.
 """
 
 from __future__ import annotations
 
 import gzip
 import logging
+import re
+import threading
+import warnings
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -55,6 +65,49 @@ ERROR_KINDS = (
     "unsupported",
     "unreadable",
 )
+
+#: Warning texts that report missing or corrupt data. Pillow 13.0 issues
+#: "Corrupt EXIF data", "Possibly corrupt EXIF data", "Tag data larger than
+#: file" and "Truncated File Read" for TIFF tags whose data lie past the end of
+#: the file. The other words cover the usual wording of the same problem.
+DAMAGE_WARNING = re.compile(
+    r"corrupt|truncat|larger than file|offset too large|end of file|premature",
+    re.IGNORECASE,
+)
+
+# Python's warning filters and handler are global to the process, so
+# `warnings.catch_warnings` in two threads at once can leave either thread's
+# state behind. Threads therefore read headers one at a time.
+# NOTE: this serialises the reads of a Dask worker that runs several threads.
+# Worker processes, and Dask workers with one thread each, are unaffected.
+_WARNINGS_LOCK = threading.Lock()
+
+
+class _Capture(threading.local):
+    """The pydicom log messages held back while this thread reads a header."""
+
+    def __init__(self):
+        self.messages: list[str] | None = None
+
+
+_capture = _Capture()
+
+
+def _hold_pydicom_warning(record: logging.LogRecord) -> bool:
+    """Keep pydicom's logged warnings for the file being read, not the log.
+
+    pydicom logs each of its warnings at WARNING as well as issuing it. A
+    logging configuration that shows warnings, such as the command line's,
+    would print the text that `read_header` already catches.
+    """
+    messages = _capture.messages
+    if messages is None or record.levelno < logging.WARNING:
+        return True
+    messages.append(record.getMessage())
+    return False
+
+
+logging.getLogger("pydicom").addFilter(_hold_pydicom_warning)
 
 # Enough for every signature, including the NIfTI-1 magic at byte 344.
 _HEAD_SIZE = 4096
@@ -141,9 +194,41 @@ def read_header(path: str | Path) -> dict:
     -----
     No exception escapes for a bad file: a scan of millions of files must not
     stop at one, and third-party parsers raise many exception types on damaged
-    input. Each caught exception becomes the row's ``error``.
+    input. Each caught exception becomes the row's ``error``. Warnings are
+    caught too: one that matches :data:`DAMAGE_WARNING` becomes the ``error``
+    of a file that has none yet, and every warning is logged at DEBUG.
     """
     path = Path(path)
+    with _caught_warnings() as caught:
+        record = _read_header(path)
+    for message in caught:
+        logger.debug("warning while reading %s: %s", path, message)
+    damage = [message for message in caught if DAMAGE_WARNING.search(message)]
+    if damage and record["error"] is None:
+        record["error"] = f"damaged: {'; '.join(damage)}"
+    return record
+
+
+@contextmanager
+def _caught_warnings() -> Iterator[list[str]]:
+    """Collect the warnings of this block, and pydicom's logged warnings, as text.
+
+    The list is filled when the block ends, with whitespace runs collapsed and
+    without repeated texts.
+    """
+    messages: list[str] = []
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _capture.messages = []
+        try:
+            yield messages
+        finally:
+            logged, _capture.messages = _capture.messages, None
+            texts = [str(warning.message) for warning in caught] + logged
+            messages.extend(dict.fromkeys(" ".join(text.split()) for text in texts))
+
+
+def _read_header(path: Path) -> dict:
     record: dict = dict.fromkeys(HEADER_FIELDS)
     try:
         size = path.stat().st_size

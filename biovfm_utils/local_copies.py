@@ -1,10 +1,13 @@
 """Local copies of the datasets: the folder layout and how a sample is picked.
 
-A local copy is the folder ``<data root>/<slug>``: the data root is the
-``local_root`` argument or the environment variable ``BIOVFM_DATA_ROOT``, and the
-slug is the catalog name in lower case with each run of other characters
-replaced by ``-`` (``"Montgomery CXR"`` -> ``montgomery-cxr``). It is the only
-way to use sources that need registration or credentials.
+A local copy is a folder inside the data root, which is the ``local_root``
+argument or the environment variable ``BIOVFM_DATA_ROOT``. The folder is named
+after the source's slug: its catalog name, or one of its aliases in the catalog
+(the dataset's own spelling where Table 1 prints another), in lower case with
+each run of other characters replaced by ``-``. So ``montgomery-cxr`` is the
+folder of "Montgomery CXR", and both ``e-optha`` and ``e-ophtha`` are accepted
+for "E-optha". A local copy is the only way to use sources that need
+registration or credentials.
 """
 
 from __future__ import annotations
@@ -42,6 +45,55 @@ def data_root(local_root: str | os.PathLike | None = None) -> Path | None:
     return Path(from_environment).expanduser() if from_environment else None
 
 
+def local_copy_names(source_name: str, *, catalog=None) -> list[str]:
+    """Return the folder names accepted for a local copy of a source, preferred first.
+
+    The slug of the catalog name comes first, then the slugs of the catalog's
+    aliases, without repeats: ``["sam-med2d-20m", "sa-med2d-20m", "sa-med2d-16m"]``
+    for "SAM-Med2D-20M".
+
+    Raises
+    ------
+    KeyError
+        If the catalog has no source of that name.
+    """
+    row = find_source(source_name, catalog)
+    spellings = [row["name"], *row["aliases"]]
+    return list(dict.fromkeys(slugify(spelling) for spelling in spellings))
+
+
+def local_copy_folder(
+    source_name: str, local_root: str | os.PathLike | None = None, *, catalog=None
+) -> Path | None:
+    """Return the folder of a local copy of a source, or None if there is none.
+
+    The data root is ``local_root`` or ``BIOVFM_DATA_ROOT``. Inside it, the first
+    existing folder named by :func:`local_copy_names` is returned, so the slug of
+    the catalog name wins over an alias's.
+
+    Raises
+    ------
+    KeyError
+        If the catalog has no source of that name.
+    """
+    names = local_copy_names(source_name, catalog=catalog)
+    root = data_root(local_root)
+    if root is None:
+        return None
+    for name in names:
+        folder = root / name
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def _quoted(names: list[str]) -> str:
+    quoted = [f"'{name}'" for name in names]
+    if len(quoted) == 1:
+        return quoted[0]
+    return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
 def _first_image(folder: Path) -> Path | None:
     for directory, subfolders, files in os.walk(folder):
         subfolders.sort()
@@ -60,34 +112,40 @@ def local_sample_path(
 ) -> Path:
     """Return a sample file from a local copy of a source.
 
-    The local copy is the folder ``<root>/<slug>``, where ``root`` is
-    ``local_root`` or ``BIOVFM_DATA_ROOT`` and ``slug`` is the catalog name in
-    lower case with each run of other characters replaced by ``-``
-    (``"Montgomery CXR"`` -> ``montgomery-cxr``). The registry's sample is
-    preferred, found by its member path or file name. Otherwise the first image
-    file in sorted order is returned.
+    The local copy is the folder that :func:`local_copy_folder` finds in the data
+    root (``local_root`` or ``BIOVFM_DATA_ROOT``): one named after the slug of the
+    catalog name, such as ``montgomery-cxr`` for "Montgomery CXR", or after the
+    slug of a catalog alias. The registry's sample is preferred, found by its
+    member path or file name. Otherwise the first image file in sorted order is
+    returned.
 
     Raises
     ------
     KeyError
         If the catalog has no source of that name.
     LocalCopyNotFoundError
-        If no root is set, the folder is missing, or it contains no image file.
+        If no root is set, no accepted folder exists, or the folder contains no
+        image file.
     """
     row = find_source(source_name, catalog)
-    slug = slugify(row["name"])
+    names = local_copy_names(row["name"], catalog=catalog)
     root = data_root(local_root)
     if root is None:
         raise LocalCopyNotFoundError(
-            f"No local data folder is set for {row['name']}: pass local_root= or "
-            f"set {DATA_ROOT_VARIABLE} to a folder that contains '{slug}/'."
+            f"No local data folder is set for {row['name']}: set "
+            f"{DATA_ROOT_VARIABLE} to a folder that contains {_quoted(names)} "
+            "(or pass local_root= in Python)."
         )
-    folder = root / slug
-    if not folder.is_dir():
+    folder = local_copy_folder(row["name"], root, catalog=catalog)
+    if folder is None:
+        if len(names) == 1:
+            missing = f"{root / names[0]} does not exist"
+        else:
+            missing = f"none of the folders {_quoted(names)} exists in {root}"
         raise LocalCopyNotFoundError(
-            f"{folder} does not exist. Put the files of {row['name']} there, or "
-            "point local_root= or BIOVFM_DATA_ROOT at the folder that contains "
-            f"'{slug}/'."
+            f"No local copy of {row['name']}: {missing}. Put the files of "
+            f"{row['name']} in {root / names[0]}, or set {DATA_ROOT_VARIABLE} to "
+            "the folder that contains the copy (or pass local_root= in Python)."
         )
 
     for sample in samples_for(row["name"], registry):

@@ -11,8 +11,16 @@ dataset::
 Each part is written under a hidden temporary name, flushed to disk and then
 renamed, so a part is either complete or absent: a crash loses only the chunks
 being scanned at that moment. Parquet readers skip names that start with "." or
-"_". A rerun lists the paths already in the parts and scans only the others,
-into parts numbered after the last one.
+"_".
+
+A rerun scans the files that no part lists yet, and rescans every file whose
+size or modification time differs from its newest row. Parts are never
+rewritten, so the new row of a rescanned file goes into a new part, numbered
+after the last one, and the older row stays behind. The current row of a path is
+therefore the one in the part with the highest number, and `read_manifest` keeps
+only that row. A reader that opens the folder as a Parquet dataset itself must
+drop the older rows too, for example by reading the parts in order and keeping
+the last row of each path.
 """
 
 from __future__ import annotations
@@ -25,15 +33,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from biovfm_utils.headers import HEADER_FIELDS, read_header
+from biovfm_utils.headers import read_header
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 logger = logging.getLogger(__name__)
 
 #: Columns of a manifest, in order.
-MANIFEST_COLUMNS = ("path", *HEADER_FIELDS)
+MANIFEST_COLUMNS = (
+    "path",
+    "format",
+    "width",
+    "height",
+    "frames",
+    "bit_depth",
+    "colour_mode",
+    "byte_size",
+    "modified_ns",
+    "error",
+)
 
 #: The file that records which source and root a manifest folder belongs to.
 STATE_FILE = "_scan.json"
@@ -41,21 +61,30 @@ STATE_FILE = "_scan.json"
 _PART_NAME = re.compile(r"part-(\d+)\.parquet")
 _TEMPORARY_NAME = re.compile(r"\.part-\d+\.parquet\..*\.tmp")
 
+#: The size and modification time of a file as a manifest row records them:
+#: (``byte_size``, ``modified_ns``), each None where the file could not be read.
+FileSignature = tuple[int | None, int | None]
+
 
 class ManifestMismatchError(ValueError):
     """A manifest folder that contains the scan of another source or root."""
+
+
+class ManifestFolderError(OSError):
+    """A manifest folder path that is a file, or a folder that cannot be created."""
 
 
 @dataclass
 class ManifestState:
     """A manifest folder ready for scanning.
 
-    ``done`` contains the paths (relative to the root) already in its parts, and
-    ``next_part`` the number of the next part to write.
+    ``done`` maps each path (relative to the root) already in a part to the
+    size and modification time of its newest row, and ``next_part`` is the
+    number of the next part to write.
     """
 
     folder: Path
-    done: set[str]
+    done: dict[str, FileSignature]
     next_part: int
 
 
@@ -65,8 +94,11 @@ def manifest_schema():
     ``path`` is relative to the scanned root, with "/" separators. ``width`` and
     ``height`` are in pixels, ``frames`` counts frames or slices (1 for a 2-D
     image), ``bit_depth`` is bits per sample and ``byte_size`` is in bytes.
-    Every column but ``path`` is null where the file could not be read that far,
-    and ``error`` is null for a readable image.
+    ``modified_ns`` is the file's modification time when it was scanned
+    (``st_mtime_ns``: nanoseconds since the Unix epoch), which a rerun compares
+    to decide whether to scan the file again. Every column but ``path`` is null
+    where the file could not be read that far, and ``error`` is null for a
+    readable image.
     """
     import pyarrow as pa
 
@@ -80,6 +112,7 @@ def manifest_schema():
             pa.field("bit_depth", pa.int16()),
             pa.field("colour_mode", pa.string()),
             pa.field("byte_size", pa.int64()),
+            pa.field("modified_ns", pa.int64()),
             pa.field("error", pa.string()),
         ]
     )
@@ -98,6 +131,18 @@ def _part_number(path: Path) -> int:
     return int(_PART_NAME.fullmatch(path.name).group(1))
 
 
+def file_signature(path: str | os.PathLike) -> FileSignature:
+    """Return the size and modification time of a file, following symbolic links.
+
+    Returns (None, None) for a file that cannot be examined, such as a broken link.
+    """
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None, None
+    return status.st_size, status.st_mtime_ns
+
+
 def open_manifest(
     folder: str | os.PathLike, *, source: str, root: str | os.PathLike, resume: bool
 ) -> ManifestState:
@@ -106,16 +151,19 @@ def open_manifest(
     With ``resume=True`` the parts already written are kept. With
     ``resume=False`` the folder's parts and state file are deleted; other files
     in it are left alone. Temporary files of an interrupted write are always
-    deleted.
+    deleted. Parts written before the ``modified_ns`` column existed are read
+    with that column null, so their files are scanned again.
 
     Raises
     ------
+    ManifestFolderError
+        If ``folder`` is an existing file, or cannot be created.
     ManifestMismatchError
         If ``resume`` is true and the folder contains parts of a scan of another
         source or root.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    _create_folder(folder)
     root_text = str(Path(root).resolve())
     state_path = folder / STATE_FILE
 
@@ -136,14 +184,29 @@ def open_manifest(
     state = {"source": source, "root": root_text, "columns": list(MANIFEST_COLUMNS)}
     _write_atomically(state_path, json.dumps(state, indent=2).encode())
 
-    done: set[str] = set()
-    if parts:
-        import pyarrow.parquet as pq
-
-        for path in parts:
-            done.update(pq.read_table(path, columns=["path"]).column(0).to_pylist())
+    table = _read_parts(parts, ["path", "byte_size", "modified_ns"])
+    # Parts are read in order, so a later row of a path replaces an earlier one.
+    paths = table.column("path").to_pylist()
+    sizes = table.column("byte_size").to_pylist()
+    times = table.column("modified_ns").to_pylist()
+    done = {path: (size, time) for path, size, time in zip(paths, sizes, times)}
     next_part = _part_number(parts[-1]) + 1 if parts else 0
     return ManifestState(folder=folder, done=done, next_part=next_part)
+
+
+def _create_folder(folder: Path) -> None:
+    hint = "Pass another folder with --manifest (manifest= in Python)."
+    if folder.exists() and not folder.is_dir():
+        raise ManifestFolderError(
+            f"The manifest folder {folder} is an existing file, not a folder. {hint}"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ManifestFolderError(
+            f"Could not create the manifest folder {folder} "
+            f"({error.strerror or error}). {hint}"
+        ) from error
 
 
 def _check_state(state_path: Path, source: str, root: str) -> None:
@@ -196,43 +259,61 @@ def scan_chunk(
     """Read the headers of one chunk of files and write them as one part.
 
     This is the task that worker processes and Dask workers run. ``paths`` are
-    relative to ``root``. Returns the number of files and of files with an error.
+    relative to ``root``. The modification time is taken before the header is
+    read, so a file changed during the read differs from its row on the next
+    run and is scanned again. Returns the number of files and of files with an
+    error.
     """
     rows = []
     for relative in paths:
-        record = read_header(Path(root, relative))
-        rows.append({"path": relative, **record})
+        path = Path(root, relative)
+        _, modified_ns = file_signature(path)
+        record = read_header(path)
+        rows.append({"path": relative, **record, "modified_ns": modified_ns})
     write_part(folder, part_index, rows)
     n_errors = sum(row["error"] is not None for row in rows)
     return len(rows), n_errors
 
 
-def read_manifest(
-    folder: str | os.PathLike, columns: list[str] | None = None
-) -> pd.DataFrame:
-    """Read the rows of a manifest folder as a DataFrame.
+def _read_parts(parts: list[Path], columns: list[str] | None = None) -> pa.Table:
+    """Read parts in part order into one table of the manifest schema.
 
-    Integer columns have pandas' nullable dtypes (``Int32``, ``Int16``,
-    ``Int64``) and text columns the ``string`` dtype, so missing values stay
-    missing instead of turning counts into floats. Rows are in part order.
+    A column that an older part lacks is read as nulls.
     """
-    import pandas as pd
     import pyarrow as pa
-    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
 
     schema = manifest_schema()
     if columns is not None:
         schema = pa.schema([schema.field(name) for name in columns])
-    parts = part_files(folder)
-    if parts:
-        dataset = ds.dataset([str(path) for path in parts], format="parquet")
-        table = dataset.to_table(columns=schema.names).cast(schema)
-    else:
-        table = schema.empty_table()
+    tables = [pq.read_table(path, schema=schema) for path in parts]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def read_manifest(
+    folder: str | os.PathLike, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Read the current rows of a manifest folder as a DataFrame.
+
+    A path rescanned by a later run has rows in several parts, and only the row
+    of the highest-numbered part is kept. Rows are in part order, each path at
+    the position of its current row. Integer columns have pandas' nullable
+    dtypes (``Int32``, ``Int16``, ``Int64``) and text columns the ``string``
+    dtype, so missing values stay missing instead of turning counts into floats.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    requested = list(MANIFEST_COLUMNS if columns is None else columns)
+    # The path is needed to find the current row even when it is not requested.
+    read = requested if "path" in requested else ["path", *requested]
+    table = _read_parts(part_files(folder), read)
     types = {
         pa.int16(): pd.Int16Dtype(),
         pa.int32(): pd.Int32Dtype(),
         pa.int64(): pd.Int64Dtype(),
         pa.string(): pd.StringDtype(),
     }
-    return table.to_pandas(types_mapper=types.get)
+    frame = table.to_pandas(types_mapper=types.get)
+    frame = frame.drop_duplicates(subset="path", keep="last")
+    return frame[requested].reset_index(drop=True)

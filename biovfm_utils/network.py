@@ -14,8 +14,6 @@ import socket
 import threading
 import time
 
-from biovfm_utils.fetch_errors import OfflineError
-
 logger = logging.getLogger(__name__)
 
 OFFLINE_VARIABLE = "BIOVFM_OFFLINE"
@@ -44,16 +42,6 @@ def is_offline(offline: bool | None = None) -> bool:
         f"{OFFLINE_VARIABLE}={value!r} is not a valid switch. Set it to 1 for "
         "offline mode or 0 (or unset it) to allow downloads."
     )
-
-
-def require_online(url: str, offline: bool | None = None) -> None:
-    """Raise :class:`OfflineError` for ``url`` if offline mode is on."""
-    if is_offline(offline):
-        raise OfflineError(
-            f"Offline mode is on, so {url} was not downloaded. Unset "
-            f"{OFFLINE_VARIABLE} (or pass offline=False) to allow downloads, or "
-            "point BIOVFM_DATA_ROOT at a local copy."
-        )
 
 
 def network_available(host: str, port: int = 443, timeout: float = 2.0) -> bool:

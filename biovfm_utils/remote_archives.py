@@ -39,9 +39,10 @@ from biovfm_utils.fetch_errors import (
     ChecksumMismatchError,
     DownloadError,
     IncompleteDownloadError,
+    OfflineError,
     WebPageError,
 )
-from biovfm_utils.network import require_online
+from biovfm_utils.network import is_offline
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ def read_zip_member(
     DownloadError
         If a request fails after its retries.
     """
-    require_online(url, offline)
+    if is_offline(offline):
+        raise OfflineError.for_url(url)
     buffer = io.BytesIO()
     with HTTPClient(timeout=timeout, attempts=attempts) as client:
         copy_zip_member(client, url, member, buffer, progress=progress)

@@ -6,19 +6,24 @@ file. A row contains the source's catalog name, a short file name and the direct
 ``unknown``, the size in bytes if known, the format, and the evidence for the
 URL and checksum. Sources
 that need registration or credentials have no rows.
+
+The file is read as UTF-8, with or without the byte-order mark that Excel
+writes, and every ``source`` must be a catalog name spelled as the catalog
+prints it.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import io
 import os
 import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from biovfm_utils.catalog import slugify
+from biovfm_utils.catalog import find_source, slugify
 from biovfm_utils.fetch_errors import RegistryError
 
 REGISTRY_COLUMNS = (
@@ -33,6 +38,28 @@ REGISTRY_COLUMNS = (
 )
 
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+
+#: The formats a registry row may name, each with the format names that
+#: `biovfm_utils.signatures.detect_format` gives such a file. A row with another
+#: format is downloaded without a check of its content beyond size and HTML.
+REGISTRY_FORMATS = {
+    "png": ("PNG",),
+    "jpeg": ("JPEG",),
+    "jpg": ("JPEG",),
+    "tiff": ("TIFF",),
+    "tif": ("TIFF",),
+    "gif": ("GIF",),
+    "bmp": ("BMP",),
+    "webp": ("WebP",),
+    "jpeg2000": ("JPEG 2000",),
+    "jp2": ("JPEG 2000",),
+    "pbm": ("PBM",),
+    "pgm": ("PGM",),
+    "ppm": ("PPM",),
+    "pfm": ("PFM",),
+    "dicom": ("DICOM",),
+    "nifti": ("NIfTI-1", "NIfTI-2"),
+}
 
 
 @dataclass(frozen=True)
@@ -79,36 +106,101 @@ def default_registry_path() -> Path:
     return Path(str(resources.files("biovfm_utils") / "data" / "samples.csv"))
 
 
-def load_registry(path: str | os.PathLike | None = None) -> list[Sample]:
+def load_registry(
+    path: str | os.PathLike | None = None, *, catalog=None
+) -> list[Sample]:
     """Load and check the sample registry.
 
     Parameters
     ----------
     path
         A registry CSV, by default the packaged ``samples.csv``.
+    catalog
+        The catalog that the ``source`` column must match, the packaged one by
+        default.
 
     Raises
     ------
     RegistryError
-        For a missing column, an empty field, or a URL that is not http(s). Also
-        for a file name with a folder in it, a sha256 that is neither 64 hex
-        digits nor ``unknown``, a size that is not an integer, or a (source,
-        file) pair listed twice. The message names the file, row and field.
+        For text that is not UTF-8, a missing column, an empty field, or a URL
+        that is not http(s). Also for a file name with a folder in it, a sha256
+        that is neither 64 hex digits nor ``unknown``, a size that is not an
+        integer, or a (source, file) pair listed twice. Also for a source that
+        is not in the catalog, or that is spelled otherwise than the catalog's
+        name. The message names the file, row and field.
+    OSError
+        If the file cannot be read.
     """
     path = default_registry_path() if path is None else Path(path)
-    return list(_load_registry_cached(str(path.resolve())))
+    key = str(path.resolve())
+    if catalog is None:
+        return list(_load_checked_registry(key))
+    samples = _load_registry_cached(key)
+    _check_sources(samples, key, catalog)
+    return list(samples)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_checked_registry(path: str) -> tuple[Sample, ...]:
+    """Load a registry and check its sources against the packaged catalog."""
+    samples = _load_registry_cached(path)
+    _check_sources(samples, path, None)
+    return samples
+
+
+def _check_sources(samples: tuple[Sample, ...], path: str, catalog) -> None:
+    """Check that each row names a catalog source as the catalog spells it."""
+    for number, sample in enumerate(samples, start=1):
+        where = f"{path}, row {number}, field source"
+        try:
+            row = find_source(sample.source, catalog)
+        except KeyError as error:
+            raise RegistryError(
+                f"{where}: {error.args[0]} Use the source's name as Table 1 "
+                "prints it (see `biovfm table`)."
+            ) from None
+        if row["name"] != sample.source:
+            raise RegistryError(
+                f"{where}: write {row['name']!r}, the catalog's name, instead of "
+                f"{sample.source!r}."
+            )
+
+
+def _decode(path: str) -> str:
+    """Return the text of a registry file, without a UTF-8 byte-order mark."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        location = f"line {line}"
+        # Parse the text with the bad bytes replaced, to name the row and field.
+        text = data.decode("utf-8-sig", errors="replace")
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        for number, row in enumerate(reader, start=1):
+            fields = [name for name, value in row.items() if "\ufffd" in (value or "")]
+            if fields:
+                location = f"row {number}, field {fields[0]}"
+                break
+        byte = data[error.start : error.start + 1].hex()
+        raise RegistryError(
+            f"{path}, {location}: byte 0x{byte} is not valid UTF-8, so the file is "
+            "in another encoding. Save it as UTF-8 (in Excel: CSV UTF-8)."
+        ) from None
 
 
 @functools.lru_cache(maxsize=8)
 def _load_registry_cached(path: str) -> tuple[Sample, ...]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [
-            name for name in REGISTRY_COLUMNS if name not in (reader.fieldnames or [])
-        ]
-        if missing:
-            raise RegistryError(f"{path}: missing columns {missing}.")
-        rows = list(reader)
+    reader = csv.DictReader(io.StringIO(_decode(path), newline=""))
+    missing = [
+        name for name in REGISTRY_COLUMNS if name not in (reader.fieldnames or [])
+    ]
+    if missing:
+        raise RegistryError(
+            f"{path}: missing columns {missing}. The first line must name the "
+            f"columns {', '.join(REGISTRY_COLUMNS)}."
+        )
+    rows = list(reader)
 
     samples = []
     seen: dict[tuple[str, str], int] = {}

@@ -5,7 +5,8 @@ one Parquet part per chunk into a manifest folder (`biovfm_utils.manifest`), and
 summarises the manifest as a :class:`~biovfm_utils.verify_report.VerifyReport`.
 Chunks run in a process pool on one machine, in this process with
 ``workers=1``, or on a Dask cluster with ``scheduler=`` (`biovfm_utils.verify_dask`).
-A rerun with the same manifest folder scans only the files not yet in it.
+A rerun with the same manifest folder scans the files not yet in it and the
+files whose size or modification time changed since their row was written.
 """
 
 from __future__ import annotations
@@ -19,8 +20,15 @@ from pathlib import Path
 import pandas as pd
 
 from biovfm_utils.catalog import find_source
-from biovfm_utils.file_tree import join, list_files, make_chunks
-from biovfm_utils.manifest import open_manifest, read_manifest, scan_chunk
+from biovfm_utils.file_tree import FileTree, join, list_files, make_chunks
+from biovfm_utils.manifest import (
+    FileSignature,
+    file_signature,
+    open_manifest,
+    read_manifest,
+    scan_chunk,
+)
+from biovfm_utils.verify_dask import DEFAULT_CONNECT_TIMEOUT, check_scheduler_address
 from biovfm_utils.verify_report import (
     COUNTING_RULES,
     VerifyReport,
@@ -62,6 +70,7 @@ def verify_source(
     manifest: str | os.PathLike | None = None,
     workers: int | None = None,
     scheduler=None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     resume: bool = True,
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -85,12 +94,16 @@ def verify_source(
         this process. With 1 the scan runs in this process. Ignored when
         ``scheduler`` is given.
     scheduler
-        A Dask scheduler address such as ``"tcp://127.0.0.1:8786"``, or a
+        A Dask scheduler address, ``"tcp://HOST:PORT"`` or ``"HOST:PORT"``, or a
         `distributed.Client`. The workers must see ``path`` and the manifest
         folder at the same absolute paths as this process.
+    connect_timeout
+        Seconds to wait for the scheduler at a ``scheduler`` address to respond.
     resume
-        Keep the parts of an earlier scan into the same manifest folder and scan
-        only the files not yet in them. With False the parts are deleted first.
+        Keep the parts of an earlier scan into the same manifest folder, and
+        scan only the files not yet in them and the files whose size or
+        modification time differs from their row. With False the parts are
+        deleted first.
     progress
         Show a tqdm progress bar with the rate and the time left.
     chunk_size
@@ -99,7 +112,10 @@ def verify_source(
         Stop after this many chunks, leaving the rest for a later run. A trial
         run on a large copy, and a way to test resuming.
     follow_symlinks
-        Enter symbolic links to directories (each directory once).
+        Enter symbolic links to directories (each directory once). A symbolic
+        link to a file is skipped when its target is a file of the walk itself,
+        such as a file inside ``path``, so that file counts once. A link to a
+        file outside ``path`` is followed and counts as a file of the copy.
     catalog
         The catalog to look ``name`` up in; the packaged one by default.
 
@@ -115,11 +131,19 @@ def verify_source(
         If ``path`` does not exist.
     NotADirectoryError
         If ``path`` is not a directory.
+    ValueError
+        If ``scheduler`` is a string that is not a ``HOST:PORT`` address.
+    ManifestFolderError
+        If the manifest folder is an existing file or cannot be created.
     ManifestMismatchError
         If ``resume`` is true and the manifest folder contains another scan.
+    ConnectionError
+        If no Dask scheduler responds at ``scheduler`` within ``connect_timeout``.
     """
     started = time.perf_counter()
     source = find_source(name, catalog)
+    if isinstance(scheduler, str):
+        scheduler = check_scheduler_address(scheduler)
     root = Path(path).expanduser()
     if not root.exists():
         raise FileNotFoundError(
@@ -144,20 +168,22 @@ def verify_source(
         root,
     )
 
-    pending = [
-        (directory, [n for n in names if join(directory, n) not in state.done])
-        for directory, names in tree.directories
-    ]
-    chunks = make_chunks([entry for entry in pending if entry[1]], chunk_size)
+    pending, changed = _files_to_scan(tree, root, state.done)
+    chunks = make_chunks(pending, chunk_size)
     n_to_scan = sum(len(chunk) for chunk in chunks)
     if max_chunks is not None:
-        chunks = chunks[:max_chunks]
+        chunks, left_over = chunks[:max_chunks], chunks[max_chunks:]
+    else:
+        left_over = []
     n_this_run = sum(len(chunk) for chunk in chunks)
+    n_changed = sum(path in changed for chunk in chunks for path in chunk)
     logger.info(
-        "%d files already in %s; scanning %d in %d chunks",
+        "%d files unchanged since their row in %s, so scanning %d files (%d of "
+        "them changed) in %d chunks",
         tree.n_files - n_to_scan,
         folder,
         n_this_run,
+        n_changed,
         len(chunks),
     )
 
@@ -168,29 +194,62 @@ def verify_source(
         first_part=state.next_part,
         workers=workers,
         scheduler=scheduler,
+        connect_timeout=connect_timeout,
         progress=progress,
         description=source["name"],
     )
 
+    # Rows of changed files left for a later run describe the old content.
+    stale = {path for chunk in left_over for path in chunk if path in changed}
+    listed = set(tree.paths())
     rows = read_manifest(folder)
-    present = rows["path"].isin(set(tree.paths()))
-    if not present.all():
+    current = rows["path"].isin(listed - stale)
+    n_removed = int((~rows["path"].isin(listed)).sum())
+    if n_removed:
         logger.info(
-            "%d manifest rows name files no longer under %s; they are left out",
-            int((~present).sum()),
+            "%d manifest rows name files no longer listed under %s and are left out",
+            n_removed,
             root,
         )
     return summarise(
-        rows[present].reset_index(drop=True),
+        rows[current].reset_index(drop=True),
         source=source,
         root=root,
         folder=folder,
         skipped=tree.skipped,
         n_scanned=n_this_run,
         n_resumed=tree.n_files - n_to_scan,
+        n_changed=n_changed,
+        n_removed=n_removed,
         n_pending=n_to_scan - n_this_run,
         seconds=time.perf_counter() - started,
     )
+
+
+def _files_to_scan(
+    tree: FileTree, root: Path, done: dict[str, FileSignature]
+) -> tuple[list[tuple[str, list[str]]], set[str]]:
+    """Return the files to scan, by directory, and the paths among them that changed.
+
+    A file is scanned when the manifest has no row for it, or when its size or
+    modification time (in nanoseconds) differs from its newest row. Each file
+    with a row costs one ``stat`` call.
+    """
+    pending = []
+    changed: set[str] = set()
+    for directory, names in tree.directories:
+        to_scan = []
+        for name in names:
+            relative = join(directory, name)
+            recorded = done.get(relative)
+            if recorded is None:
+                to_scan.append(name)
+            elif file_signature(root / relative) != recorded:
+                to_scan.append(name)
+                changed.add(relative)
+        if to_scan:
+            pending.append((directory, to_scan))
+    return pending, changed
 
 
 def _run_chunks(
@@ -201,6 +260,7 @@ def _run_chunks(
     first_part: int,
     workers: int | None,
     scheduler,
+    connect_timeout: float,
     progress: bool,
     description: str,
 ) -> None:
@@ -229,7 +289,7 @@ def _run_chunks(
         if scheduler is not None:
             from biovfm_utils.verify_dask import scan_on_dask
 
-            scan_on_dask(scheduler, *arguments)
+            scan_on_dask(scheduler, *arguments, connect_timeout=connect_timeout)
             return
         workers = available_cpus() if workers is None else workers
         if workers < 1:

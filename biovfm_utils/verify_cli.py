@@ -1,14 +1,14 @@
 """The ``verify`` subcommand: check a local copy of a source against Table 1.
 
 `add_parser` adds the subcommand to an `argparse` subparsers object and `run`
-executes it, returning the exit code::
+executes it, returning the exit status::
 
     biovfm verify NAME PATH [--manifest DIR] [--workers N] [--scheduler ADDRESS]
-                  [--no-resume] [--no-progress]
+                  [--connect-timeout SECONDS] [--chunk-size N] [--no-resume]
+                  [--strict] [--no-progress]
 
 The report is printed to standard output as Markdown. Errors go to standard
-error as one line, with exit code 2 for an unknown source, a missing path or an
-invalid option value, and 1 for a failed scan.
+error as one line. :data:`EXIT_STATUSES` describes each exit status.
 """
 
 from __future__ import annotations
@@ -17,11 +17,24 @@ import argparse
 import sys
 
 from biovfm_utils.verify import DEFAULT_CHUNK_SIZE
+from biovfm_utils.verify_dask import DEFAULT_CONNECT_TIMEOUT
 
-#: Exit codes of `run`.
+#: Exit statuses of `run`.
 EXIT_OK = 0
 EXIT_SCAN_FAILED = 1
 EXIT_BAD_INPUT = 2
+
+#: The meaning of each exit status, as the help text prints it.
+EXIT_STATUSES = (
+    f"Exit status: {EXIT_OK} when the scan finished. Unreadable files are listed "
+    f"in the report and leave the status at {EXIT_OK}, unless --strict is given. "
+    f"{EXIT_SCAN_FAILED} when the scan failed: a worker process failed, the Dask "
+    "scheduler failed or did not respond, or a file could not be written. With "
+    f"--strict, also {EXIT_SCAN_FAILED} when any file is unreadable. "
+    f"{EXIT_BAD_INPUT} for bad input: an unknown source, a missing PATH, an "
+    "invalid option value or scheduler address, or a manifest folder that "
+    "cannot be used."
+)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -32,8 +45,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=(
             "Read the header of every file under PATH (no pixels are decoded), "
             "write a Parquet manifest with one row per file, and compare the "
-            "image count with the source's count in Table 1."
+            "image count with the source's count in Table 1. A rerun with the "
+            "same manifest folder reads only new files and files whose size or "
+            "modification time changed. Each file counts once: a symbolic link "
+            "to a file inside PATH is skipped (its target is counted), while a "
+            "link to a file outside PATH is followed and counted. Links to "
+            "directories are not entered."
         ),
+        epilog=EXIT_STATUSES,
     )
 
     parser.add_argument(
@@ -70,8 +89,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         help=(
             "run on the Dask cluster whose scheduler listens at ADDRESS, "
-            "e.g. tcp://10.0.0.5:8786 (default: no cluster). Workers must see "
-            "PATH and the manifest folder at the same paths"
+            "tcp://HOST:PORT or HOST:PORT, e.g. tcp://10.0.0.5:8786 (default: no "
+            "cluster). Workers must see PATH and the manifest folder at the same "
+            "paths"
+        ),
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_CONNECT_TIMEOUT,
+        help=(
+            "seconds to wait for the Dask scheduler to respond before failing "
+            f"(default: {DEFAULT_CONNECT_TIMEOUT:g})"
         ),
     )
     parser.add_argument(
@@ -88,7 +118,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_false",
         help=(
             "delete the parts of an earlier scan in the manifest folder and scan "
-            "every file again (default: keep them and scan only new files)"
+            "every file again (default: keep them and scan only new and changed "
+            "files)"
+        ),
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help=(
+            f"exit with status {EXIT_SCAN_FAILED} when any file is unreadable "
+            f"(default: status {EXIT_OK}, with the files listed in the report)"
         ),
     )
     parser.add_argument(
@@ -103,10 +142,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``verify`` with parsed arguments, print the report, return the exit code."""
+    """Run ``verify`` with parsed arguments, print the report, return the exit status."""
     from biovfm_utils.catalog import find_source
-    from biovfm_utils.manifest import ManifestMismatchError
+    from biovfm_utils.manifest import ManifestFolderError, ManifestMismatchError
     from biovfm_utils.verify import verify_source
+    from biovfm_utils.verify_dask import check_scheduler_address
 
     if args.workers is not None and args.workers < 1:
         return _fail(
@@ -116,6 +156,18 @@ def run(args: argparse.Namespace) -> int:
         return _fail(
             f"--chunk-size must be at least 1, not {args.chunk_size}.", EXIT_BAD_INPUT
         )
+    if not args.connect_timeout > 0:
+        return _fail(
+            f"--connect-timeout must be more than 0 seconds, not "
+            f"{args.connect_timeout:g}.",
+            EXIT_BAD_INPUT,
+        )
+    scheduler = args.scheduler
+    if scheduler is not None:
+        try:
+            scheduler = check_scheduler_address(scheduler)
+        except ValueError as error:
+            return _fail(f"--scheduler: {error}", EXIT_BAD_INPUT)
     try:
         find_source(args.name)
     except KeyError as error:
@@ -127,17 +179,29 @@ def run(args: argparse.Namespace) -> int:
             args.path,
             manifest=args.manifest,
             workers=args.workers,
-            scheduler=args.scheduler,
+            scheduler=scheduler,
+            connect_timeout=args.connect_timeout,
             resume=args.resume,
             progress=args.progress,
             chunk_size=args.chunk_size,
         )
-    except (FileNotFoundError, NotADirectoryError, ManifestMismatchError) as error:
+    except (
+        FileNotFoundError,
+        NotADirectoryError,
+        ManifestFolderError,
+        ManifestMismatchError,
+    ) as error:
         return _fail(str(error), EXIT_BAD_INPUT)
     except (ConnectionError, RuntimeError, OSError) as error:
         return _fail(f"The scan failed: {error}", EXIT_SCAN_FAILED)
 
     sys.stdout.write(report.to_markdown())
+    if args.strict and report.n_unreadable:
+        return _fail(
+            f"{report.n_unreadable:,} of {report.n_files:,} files are unreadable "
+            "(--strict); the report lists them.",
+            EXIT_SCAN_FAILED,
+        )
     return EXIT_OK
 
 

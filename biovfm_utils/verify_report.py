@@ -87,8 +87,12 @@ class VerifyReport:
 
     Counts are of files on disk, except ``image_count`` and ``table1_count``,
     which are images in the source's counting unit. ``n_scanned`` files were
-    read by this run and ``n_resumed`` came from parts of earlier runs.
-    ``n_pending`` files were left for a later run (``max_chunks``).
+    read by this run, ``n_changed`` of them because their size or modification
+    time differed from the row of an earlier run. ``n_resumed`` rows came
+    unchanged from parts of earlier runs. ``n_removed`` rows of earlier runs
+    name files that the walk no longer lists, because they were deleted or are
+    now skipped, and they are left out of every count. ``n_pending`` files were left for a later run
+    (``max_chunks``).
 
     The frames ``by_format``, ``sizes`` (width and height in pixels) and
     ``bit_depths`` count readable files and their frames and slices. ``errors``
@@ -109,6 +113,8 @@ class VerifyReport:
     n_frames: int
     n_scanned: int
     n_resumed: int
+    n_changed: int
+    n_removed: int
     n_pending: int
     by_format: pd.DataFrame
     sizes: pd.DataFrame
@@ -151,7 +157,14 @@ class VerifyReport:
             ),
             ("Images in Table 1", format_count(self.table1_count)),
             ("Difference from Table 1", f"{self.difference:+,}"),
+            ("Files read in this run", format_count(self.n_scanned)),
+            ("Changed files read again", format_count(self.n_changed)),
+            ("Rows reused from earlier runs", format_count(self.n_resumed)),
         ]
+        if self.n_removed:
+            rows.append(
+                ("Rows of files no longer listed", format_count(self.n_removed))
+            )
         if not self.complete:
             rows.append(("Files not yet scanned", format_count(self.n_pending)))
         return pd.DataFrame(rows, columns=["Quantity", "Value"])
@@ -206,6 +219,8 @@ def summarise(
     skipped: list[tuple[str, str]],
     n_scanned: int,
     n_resumed: int,
+    n_changed: int,
+    n_removed: int,
     n_pending: int,
     seconds: float,
 ) -> VerifyReport:
@@ -235,6 +250,8 @@ def summarise(
         n_frames=int(frames.sum()),
         n_scanned=n_scanned,
         n_resumed=n_resumed,
+        n_changed=n_changed,
+        n_removed=n_removed,
         n_pending=n_pending,
         by_format=_by_format(manifest),
         sizes=_distribution(readable.assign(frames=frames), ["width", "height"]),

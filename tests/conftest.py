@@ -4,14 +4,22 @@
 path gets a list of scripted replies, used in order (the last one repeats), and
 every request is recorded with its headers, arrival time, status and the number
 of body bytes sent.
+
+``tcp_server`` starts TCP servers on 127.0.0.1 whose connections a test handles
+byte by byte, for failures that an HTTP server does not produce on purpose: a
+server that never answers, stops in the middle of a body, or resets the
+connection.
 """
 
 from __future__ import annotations
 
 import re
+import socket
+import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -201,3 +209,82 @@ def http_server():
     server.start()
     yield server
     server.stop()
+
+
+class TCPServer:
+    """A TCP server on 127.0.0.1 that passes each connection to ``handle``.
+
+    ``handle`` runs in its own thread per connection, and the connection is
+    closed when it returns.
+    """
+
+    def __init__(self, handle: Callable[[socket.socket], None]):
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._handle = handle
+        self._connections: list[socket.socket] = []
+        self.connections_accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self._listener.getsockname()[1]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections_accepted += 1
+            self._connections.append(connection)
+            threading.Thread(
+                target=self._serve, args=(connection,), daemon=True
+            ).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        try:
+            self._handle(connection)
+        except OSError:
+            pass  # the client gave up first
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._listener.close()
+        for connection in self._connections:
+            connection.close()
+
+
+def read_request(connection: socket.socket) -> bytes:
+    """Read an HTTP request head from a connection, up to its blank line."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def reset(connection: socket.socket) -> None:
+    """Close a connection with a TCP reset instead of an orderly close."""
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
+
+
+@pytest.fixture
+def tcp_server():
+    """Return a function that starts a :class:`TCPServer`; all stop after the test."""
+    servers: list[TCPServer] = []
+
+    def start(handle: Callable[[socket.socket], None]) -> TCPServer:
+        server = TCPServer(handle)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

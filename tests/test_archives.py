@@ -24,6 +24,8 @@ from biovfm_utils.archives import _extract, extract_archive
 from biovfm_utils.fetch import (
     ArchiveError,
     DownloadError,
+    InvalidSampleFileError,
+    OfflineError,
     Sample,
     UnsafeArchiveError,
     WebPageError,
@@ -70,13 +72,13 @@ def central_directory_size(archive: bytes) -> int:
     return struct.unpack("<I", archive[-22 + 12 : -22 + 16])[0]
 
 
-def member_sample(url, member, data, *, file="member.png"):
+def member_sample(url, member, data, *, file="member.png", published=True):
     return Sample(
         source="Open Set",
         file=file,
         url=url,
         member=member,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=hashlib.sha256(data).hexdigest() if published else None,
         size_bytes=len(data),
         format="png",
         evidence="made in the test",
@@ -181,6 +183,31 @@ def test_zip_login_page_rejected(http_server):
 
     with pytest.raises(WebPageError, match="web page"):
         read_zip_member(url, "images/img_000.png")
+
+
+def test_zip_member_offline_names_every_switch(http_server):
+    archive, _ = make_zip(count=5, size=100)
+    url = http_server.serve("/set.zip", Reply(body=archive, ranges=True))
+
+    with pytest.raises(OfflineError) as caught:
+        read_zip_member(url, "images/img_000.png", offline=True)
+
+    assert "the --offline option or offline=True" in str(caught.value)
+    assert http_server.requests == []
+
+
+def test_unpublished_member_checked_before_pin(http_server, tmp_path):
+    # The members are random bytes under .png names, so none is a PNG.
+    archive, members = make_zip(count=5, size=5000)
+    url = http_server.serve("/set.zip", Reply(body=archive, ranges=True))
+    name = "images/img_001.png"
+    sample = member_sample(url, name, members[name], published=False)
+
+    with pytest.raises(InvalidSampleFileError) as caught:
+        fetch(sample, tmp_path)
+
+    assert f"{name} in {url}" in str(caught.value)
+    assert list((tmp_path / "cache").rglob("*")) == []
 
 
 def test_tar_member_streamed_into_cache(http_server, tmp_path):

@@ -9,13 +9,14 @@ import hashlib
 import io
 import json
 import logging
-import random
 import socket
 import tarfile
 
+import numpy as np
 import pandas as pd
 import pytest
-from conftest import Reply
+from conftest import Reply, read_request, reset
+from PIL import Image
 
 from biovfm_utils import __version__
 from biovfm_utils.fetch import (
@@ -24,6 +25,7 @@ from biovfm_utils.fetch import (
     DownloadError,
     FetchError,
     IncompleteDownloadError,
+    InvalidSampleFileError,
     LocalCopyNotFoundError,
     OfflineError,
     RegistryError,
@@ -34,6 +36,7 @@ from biovfm_utils.fetch import (
     fetch_source_sample,
     is_offline,
     load_registry,
+    local_copy_folder,
     local_sample_path,
     network_available,
     samples_for,
@@ -50,15 +53,13 @@ CATALOG = pd.DataFrame(
         },
         {
             "name": "Closed CXR",
-            "aliases": [],
+            "aliases": ["Closed Chest X-ray"],
             "access": "credentialed",
             "access_details": "credentialed: PhysioNet account + signed DUA",
             "url": "https://datasets.example/closed-cxr",
         },
     ]
 )
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(autouse=True)
@@ -68,14 +69,21 @@ def clean_environment(monkeypatch):
 
 
 def image_bytes(size: int = 200_000, seed: int = 1) -> bytes:
-    return PNG_SIGNATURE + random.Random(seed).randbytes(size)
+    """Return a PNG of random grey levels, a little over ``size`` bytes long."""
+    side = int(size**0.5)
+    pixels = np.random.default_rng(seed).integers(0, 256, (side, side), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def make_sample(url, *, source="Open Set", file="image.png", sha256=None, size=None):
+def make_sample(
+    url, *, source="Open Set", file="image.png", sha256=None, size=None, format="png"
+):
     return Sample(
         source=source,
         file=file,
@@ -83,7 +91,7 @@ def make_sample(url, *, source="Open Set", file="image.png", sha256=None, size=N
         member="",
         sha256=sha256,
         size_bytes=size,
-        format="png",
+        format=format,
         evidence="made in the test",
     )
 
@@ -374,6 +382,198 @@ def test_corrupt_pins_file_rejected(http_server, tmp_path):
         fetch(make_sample(url), tmp_path)
 
 
+# --- Checks before pinning -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "problem"),
+    [
+        ("empty", "empty"),
+        ("cut in the header", "damaged"),
+        ("cut in the data", "truncated"),
+        ("JPEG for png", "JPEG"),
+    ],
+)
+def test_bad_first_download_not_pinned(http_server, tmp_path, case, problem):
+    data = image_bytes()
+    body = {
+        "empty": b"",
+        "cut in the header": data[:20],
+        "cut in the data": data[: len(data) // 2],
+        "JPEG for png": jpeg_bytes(),
+    }[case]
+    # Without Content-Length, the body ends when the server closes the connection.
+    reply = Reply(body=body, headers={"Content-Length": None})
+    url = http_server.serve("/image.png", reply)
+
+    with pytest.raises(InvalidSampleFileError) as caught:
+        fetch(make_sample(url), tmp_path)
+
+    message = str(caught.value)
+    assert url in message
+    assert problem in message
+    assert "no sha256 was pinned" in message
+    assert files_in(tmp_path / "cache") == []
+
+
+def jpeg_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def write_cached(tmp_path, content: bytes):
+    path = tmp_path / "cache" / "open-set" / "image.png"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    return path
+
+
+def test_cached_web_page_replaced_not_pinned(http_server, tmp_path):
+    data = image_bytes()
+    url = http_server.serve("/image.png", Reply(body=data))
+    write_cached(tmp_path, b"<!DOCTYPE html><html><body>Sign in</body></html>")
+
+    result = fetch(make_sample(url), tmp_path)
+
+    pins = json.loads((tmp_path / "cache" / "pins.json").read_text())
+    assert result.from_cache is False
+    assert result.path.read_bytes() == data
+    assert pins[url]["sha256"] == sha256_of(data)
+
+
+def test_cached_web_page_offline_deleted(http_server, tmp_path):
+    url = http_server.serve("/image.png", Reply(body=image_bytes()))
+    write_cached(tmp_path, b"<!DOCTYPE html><html><body>Sign in</body></html>")
+
+    with pytest.raises(OfflineError):
+        fetch(make_sample(url), tmp_path, offline=True)
+
+    assert files_in(tmp_path / "cache") == []
+    assert http_server.requests == []
+
+
+def test_pinned_bad_file_unpinned_and_replaced(http_server, tmp_path):
+    data = image_bytes()
+    url = http_server.serve("/image.png", Reply(body=data))
+    truncated = data[: len(data) // 2]
+    write_cached(tmp_path, truncated)
+    pins = {url: {"sha256": sha256_of(truncated), "size": len(truncated)}}
+    (tmp_path / "cache" / "pins.json").write_text(json.dumps(pins))
+
+    result = fetch(make_sample(url), tmp_path)
+
+    pins = json.loads((tmp_path / "cache" / "pins.json").read_text())
+    assert result.path.read_bytes() == data
+    assert pins[url]["sha256"] == sha256_of(data)
+
+
+def test_bad_download_matching_pin_unpinned(http_server, tmp_path):
+    truncated = image_bytes()[:1000]
+    url = http_server.serve("/image.png", Reply(body=truncated))
+    (tmp_path / "cache").mkdir()
+    pins = {url: {"sha256": sha256_of(truncated), "size": len(truncated)}}
+    (tmp_path / "cache" / "pins.json").write_text(json.dumps(pins))
+
+    with pytest.raises(InvalidSampleFileError, match="truncated"):
+        fetch(make_sample(url), tmp_path)
+
+    assert json.loads((tmp_path / "cache" / "pins.json").read_text()) == {}
+    assert files_in(tmp_path / "cache") == [tmp_path / "cache" / "pins.json"]
+
+
+# --- Network failures -------------------------------------------------------------
+
+
+def wait_for_close(connection) -> None:
+    """Block until the client closes the connection."""
+    while connection.recv(4096):
+        pass
+
+
+def test_read_timeout_not_reported_as_connect(tcp_server, tmp_path):
+    def silent(connection):
+        read_request(connection)
+        wait_for_close(connection)
+
+    server = tcp_server(silent)
+
+    with pytest.raises(DownloadError) as caught:
+        fetch(make_sample(server.url("/image.png")), tmp_path, timeout=(2, 0.3))
+
+    message = str(caught.value)
+    assert "timed out after 0.3 seconds while reading" in message
+    assert "Could not connect" not in message
+    assert server.connections_accepted == 3
+    assert files_in(tmp_path / "cache") == []
+
+
+def test_read_timeout_mid_body_names_bytes(tcp_server, tmp_path):
+    data = image_bytes()
+
+    def stalls(connection):
+        read_request(connection)
+        head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(data)}\r\n\r\n"
+        connection.sendall(head.encode() + data[:5000])
+        wait_for_close(connection)
+
+    server = tcp_server(stalls)
+
+    with pytest.raises(IncompleteDownloadError) as caught:
+        fetch(make_sample(server.url("/image.png")), tmp_path, timeout=(2, 0.3))
+
+    message = str(caught.value)
+    assert "the server stopped sending after 5,000 bytes" in message
+    assert "0.3 seconds" in message
+    assert files_in(tmp_path / "cache") == []
+
+
+def test_reset_before_response_named(tcp_server, tmp_path):
+    def resets(connection):
+        read_request(connection)
+        reset(connection)
+
+    server = tcp_server(resets)
+
+    with pytest.raises(DownloadError) as caught:
+        fetch(make_sample(server.url("/image.png")), tmp_path, attempts=2)
+
+    message = str(caught.value)
+    assert "closed the connection before sending a response" in message
+    assert "reset" in message
+    assert "Could not connect" not in message
+
+
+def test_refused_connection_named(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/image.png"
+
+    with pytest.raises(DownloadError) as caught:
+        fetch(make_sample(url), tmp_path, attempts=1)
+
+    message = str(caught.value)
+    assert message.startswith("Could not connect to the server of")
+    assert "connection refused" in message
+
+
+def test_each_retry_logged_once(tcp_server, tmp_path, caplog):
+    def resets(connection):
+        read_request(connection)
+        reset(connection)
+
+    server = tcp_server(resets)
+
+    # The command line's --verbose shows records of level INFO and above.
+    with caplog.at_level(logging.INFO), pytest.raises(DownloadError):
+        fetch(make_sample(server.url("/image.png")), tmp_path, attempts=2)
+
+    retries = [r for r in caplog.records if "retr" in r.getMessage().lower()]
+    assert len(retries) == 1, [r.getMessage() for r in retries]
+    assert retries[0].name == "biovfm_utils.download"
+
+
 # --- Offline --------------------------------------------------------------------
 
 
@@ -386,9 +586,13 @@ def test_offline_fails_without_request(http_server, tmp_path, monkeypatch, switc
     else:
         options["offline"] = True
 
-    with pytest.raises(OfflineError, match="BIOVFM_OFFLINE"):
+    with pytest.raises(OfflineError) as caught:
         fetch(make_sample(url), tmp_path, **options)
 
+    message = str(caught.value)
+    assert "BIOVFM_OFFLINE=1, the --offline option or offline=True" in message
+    assert "Unset" not in message
+    assert "pass local_root= in Python" in message
     assert http_server.requests == []
 
 
@@ -507,7 +711,48 @@ def test_local_copy_folder_missing(tmp_path):
     with pytest.raises(LocalCopyNotFoundError) as caught:
         local_sample_path("Closed CXR", tmp_path, catalog=CATALOG, registry=[])
 
-    assert str(tmp_path / "closed-cxr") in str(caught.value)
+    message = str(caught.value)
+    assert str(tmp_path / "closed-cxr") in message
+    assert "'closed-cxr' or 'closed-chest-x-ray'" in message
+    assert "pass local_root= in Python" in message
+
+
+def test_local_copy_found_under_alias(tmp_path):
+    folder = tmp_path / "closed-chest-x-ray"
+    folder.mkdir()
+    data = image_bytes()
+    (folder / "patient1.png").write_bytes(data)
+
+    result = fetch_source_sample(
+        "Closed CXR", local_root=tmp_path, catalog=CATALOG, registry=[]
+    )
+
+    assert result.path == folder / "patient1.png"
+    assert result.sha256 == sha256_of(data)
+
+
+def test_local_copy_prefers_printed_name(tmp_path):
+    for name in ("closed-chest-x-ray", "closed-cxr"):
+        (tmp_path / name).mkdir()
+
+    folder = local_copy_folder("Closed CXR", tmp_path, catalog=CATALOG)
+
+    assert folder == tmp_path / "closed-cxr"
+
+
+@pytest.mark.parametrize(
+    ("source", "folder_name"),
+    [("E-optha", "e-ophtha"), ("SAM-Med2D-20M", "sa-med2d-20m")],
+)
+def test_local_copy_folder_of_dataset_spelling(tmp_path, source, folder_name):
+    (tmp_path / folder_name).mkdir()
+
+    assert local_copy_folder(source, tmp_path) == tmp_path / folder_name
+
+
+def test_local_copy_folder_absent(tmp_path):
+    assert local_copy_folder("Closed CXR", tmp_path, catalog=CATALOG) is None
+    assert local_copy_folder("Closed CXR", None, catalog=CATALOG) is None
 
 
 def test_local_copy_without_images(tmp_path):
@@ -524,6 +769,7 @@ def test_open_source_without_sample_explains_next_step(tmp_path):
 
     assert "https://datasets.example/open-set" in str(caught.value)
     assert "'open-set'" in str(caught.value)
+    assert "pass local_root= in Python" in str(caught.value)
 
 
 def test_errors_share_one_base_class():
@@ -531,6 +777,7 @@ def test_errors_share_one_base_class():
         AccessRequiredError,
         ChecksumMismatchError,
         DownloadError,
+        InvalidSampleFileError,
         OfflineError,
         RegistryError,
         WebPageError,
@@ -599,7 +846,7 @@ def test_registry_rejects_invalid_row(tmp_path, row, field):
     path.write_text(REGISTRY_HEADER + row + "\n")
 
     with pytest.raises(RegistryError, match=f"row 1.*field {field}"):
-        load_registry(path)
+        load_registry(path, catalog=CATALOG)
 
 
 def test_registry_rejects_duplicate_file(tmp_path):
@@ -607,4 +854,40 @@ def test_registry_rejects_duplicate_file(tmp_path):
     path.write_text(REGISTRY_HEADER + GOOD_ROW + "\n" + GOOD_ROW + "\n")
 
     with pytest.raises(RegistryError, match="row 2"):
+        load_registry(path, catalog=CATALOG)
+
+
+def test_registry_reads_byte_order_mark(tmp_path):
+    path = tmp_path / "samples.csv"
+    path.write_text(REGISTRY_HEADER + GOOD_ROW + "\n", encoding="utf-8-sig")
+
+    (sample,) = load_registry(path, catalog=CATALOG)
+
+    assert sample.source == "Open Set"
+
+
+def test_registry_rejects_other_encoding(tmp_path):
+    path = tmp_path / "samples.csv"
+    row = GOOD_ROW.replace(",test", ",checked in Montréal")
+    path.write_bytes((REGISTRY_HEADER + row + "\n").encode("latin-1"))
+
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path, catalog=CATALOG)
+
+    message = str(caught.value)
+    assert str(path) in message
+    assert "row 1, field evidence" in message
+    assert "UTF-8" in message
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [("ORVSX", "No source named 'ORVSX'.*Closest: ORVS"), ("orvs", "write 'ORVS'")],
+)
+def test_registry_rejects_source_not_in_catalog(tmp_path, source, expected):
+    path = tmp_path / "samples.csv"
+    row = f"{source},a.png,https://host.example/a.png,,unknown,,png,test"
+    path.write_text(REGISTRY_HEADER + row + "\n")
+
+    with pytest.raises(RegistryError, match=f"row 1, field source: {expected}"):
         load_registry(path)

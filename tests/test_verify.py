@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import logging
 import os
+import socket
+import struct
 import subprocess
 import sys
 import textwrap
+import time
+import warnings
 from pathlib import Path
 
 import nibabel
@@ -15,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image
+from PIL import Image, TiffImagePlugin
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
@@ -37,6 +42,7 @@ from biovfm_utils.verify import count_images, verify_source
 from biovfm_utils.verify_cli import add_parser, run
 
 REPO = Path(__file__).resolve().parent.parent
+BIOVFM = Path(sys.executable).with_name("biovfm")
 
 # Sources of the packaged catalog, one per counting unit.
 FILE_SOURCE = "DRIVE"
@@ -284,6 +290,87 @@ def test_read_header_broken_link(tmp_path):
     assert record["error"] == "unreadable: a broken symbolic link"
 
 
+def dicom_with_invalid_uid(path):
+    """Write a readable DICOM file whose SOP Class UID has letters in it."""
+    dataset = dcmread(write_dicom(path, 30, 40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset.SOPClassUID = "1.2.abc"
+        dataset.save_as(path)
+    return Path(path)
+
+
+def tiff_cut_in_its_tags(path):
+    """Write a TIFF cut inside its tag directory, before the strip byte counts.
+
+    The header still gives the size, but Pillow warns about tags whose data lie
+    past the end of the file.
+    """
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[270] = "x" * 500  # ImageDescription, stored after the directory
+    Image.fromarray(pixels).save(path, tiffinfo=tags)
+    data = Path(path).read_bytes()
+    directory = struct.unpack("<I", data[4:8])[0]
+    count = struct.unpack("<H", data[directory : directory + 2])[0]
+    entries = [directory + 2 + 12 * number for number in range(count)]
+    numbers = [struct.unpack("<H", data[entry : entry + 2])[0] for entry in entries]
+    strip_byte_counts = entries[numbers.index(279)]
+    Path(path).write_bytes(data[: strip_byte_counts + 5])
+    return Path(path)
+
+
+def test_read_header_keeps_warnings_in(tmp_path, caplog):
+    path = dicom_with_invalid_uid(tmp_path / "odd.dcm")
+    caplog.clear()
+    with (
+        warnings.catch_warnings(record=True) as leaked,
+        caplog.at_level(logging.DEBUG),
+    ):
+        warnings.simplefilter("always")
+        record = read_header(path)
+    assert [str(warning.message) for warning in leaked] == []
+    assert record["error"] is None
+    assert not [r for r in caplog.records if r.name == "pydicom"]
+    debug = [r.getMessage() for r in caplog.records if r.name.startswith("biovfm")]
+    assert any("Invalid value for VR UI" in message for message in debug)
+
+
+def test_read_header_damage_warning_is_error(tmp_path):
+    path = tiff_cut_in_its_tags(tmp_path / "cut.tif")
+    with warnings.catch_warnings(record=True) as leaked:
+        warnings.simplefilter("always")
+        record = read_header(path)
+    assert leaked == []
+    assert record["format"] == "TIFF"
+    assert record["error"].startswith("damaged: ")
+    assert "larger than file" in record["error"]
+
+
+def test_cli_stderr_free_of_warnings(tmp_path):
+    root = tmp_path / "copy"
+    root.mkdir()
+    dicom_with_invalid_uid(root / "odd.dcm")
+    tiff_cut_in_its_tags(root / "cut.tif")
+    command = [
+        str(BIOVFM),
+        "verify",
+        FILE_SOURCE,
+        str(root),
+        "--manifest",
+        str(tmp_path / "m"),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    result = subprocess.run(
+        command, check=False, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "| Readable images | 1 |" in result.stdout
+
+
 # Walking and chunking
 
 
@@ -297,6 +384,29 @@ def test_list_files_follows_links_once(tree):
     listed = list_files(tree, follow_symlinks=True)
     assert listed.n_files == len(READABLE) + len(UNREADABLE)
     assert [path for path, _ in listed.skipped] == ["broken/loop"]
+
+
+def test_list_files_skips_link_to_listed_file(tmp_path):
+    noise_png(tmp_path / "ok.png")
+    os.symlink("ok.png", tmp_path / "link.png")
+    (tmp_path / "sub").mkdir()
+    os.symlink("../ok.png", tmp_path / "sub" / "alias.png")
+    listed = list_files(tmp_path)
+    assert listed.paths() == ["ok.png"]
+    skipped = dict(listed.skipped)
+    assert skipped["link.png"] == "symbolic link to ok.png, which is listed itself"
+    assert "ok.png" in skipped["sub/alias.png"]
+
+
+def test_list_files_follows_link_out_of_root(tmp_path):
+    outside = noise_png(tmp_path / "outside.png")
+    root = tmp_path / "copy"
+    root.mkdir()
+    noise_png(root / "ok.png")
+    os.symlink(outside, root / "link.png")
+    listed = list_files(root)
+    assert listed.paths() == ["link.png", "ok.png"]
+    assert listed.skipped == []
 
 
 def test_make_chunks_keeps_directories_together():
@@ -342,6 +452,18 @@ def test_verify_report_lists_errors(tree, tmp_path):
     kinds = dict(zip(report.error_kinds["kind"], report.error_kinds["files"]))
     assert kinds == {"truncated": 1, "empty file": 1, "not an image": 1}
     assert "broken/loop" in list(report.skipped["path"])
+
+
+def test_verify_counts_linked_file_once(tmp_path):
+    root = tmp_path / "copy"
+    root.mkdir()
+    noise_png(root / "ok.png")
+    os.symlink("ok.png", root / "link.png")
+    report = scan(root, tmp_path)
+    assert report.n_files == 1
+    assert report.image_count == 1
+    assert list(report.skipped["path"]) == ["link.png"]
+    assert "link.png" in report.to_markdown()
 
 
 def test_verify_report_distributions(tree, tmp_path):
@@ -390,6 +512,7 @@ def test_manifest_dtypes(tree, tmp_path):
         "bit_depth": "Int16",
         "colour_mode": "string",
         "byte_size": "Int64",
+        "modified_ns": "Int64",
         "error": "string",
     }
     assert {column: str(rows[column].dtype) for column in rows} == expected
@@ -460,6 +583,91 @@ def test_resume_scans_new_files(tree, tmp_path):
     assert report.n_readable == len(READABLE) + 1
 
 
+def copy_with_cut_png(tmp_path) -> tuple[Path, bytes]:
+    """Write a.png, b.png and a half c.png, and return the folder and c.png whole."""
+    root = tmp_path / "copy"
+    root.mkdir()
+    noise_png(root / "a.png")
+    noise_png(root / "b.png")
+    whole = noise_png(tmp_path / "whole.png").read_bytes()
+    (root / "c.png").write_bytes(whole[: len(whole) // 2])
+    return root, whole
+
+
+def test_resume_rescans_replaced_file(tmp_path):
+    root, whole = copy_with_cut_png(tmp_path)
+    first = scan(root, tmp_path)
+    assert list(first.errors["path"]) == ["c.png"]
+    first_parts = part_files(first.manifest)
+
+    (root / "c.png").write_bytes(whole)
+    second = scan(root, tmp_path)
+
+    assert second.n_unreadable == 0
+    assert second.n_readable == 3
+    assert second.n_scanned == 1
+    assert second.n_changed == 1
+    assert second.n_resumed == 2
+    assert part_files(second.manifest)[: len(first_parts)] == first_parts
+    assert len(part_files(second.manifest)) == len(first_parts) + 1
+    rows = read_manifest(second.manifest)
+    assert rows["path"].is_unique
+    assert rows.loc[rows["path"] == "c.png", "error"].isna().all()
+    text = second.to_markdown()
+    assert "| Changed files read again | 1 |" in text
+    assert "| Rows reused from earlier runs | 2 |" in text
+
+
+def test_resume_rescans_file_with_new_mtime(tree, tmp_path):
+    scan(tree, tmp_path)
+    target = tree / "png/grey.png"
+    status = target.stat()
+    os.utime(target, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))
+    report = scan(tree, tmp_path)
+    assert report.n_scanned == 1
+    assert report.n_changed == 1
+    rows = read_manifest(report.manifest)
+    row = rows[rows["path"] == "png/grey.png"].iloc[0]
+    assert row["modified_ns"] == status.st_mtime_ns + 10**9
+
+
+def test_resume_keeps_unchanged_files(tree, tmp_path):
+    scan(tree, tmp_path)
+    report = scan(tree, tmp_path)
+    assert report.n_scanned == 0
+    assert report.n_changed == 0
+    assert report.n_resumed == len(READABLE) + len(UNREADABLE)
+
+
+def test_resume_leaves_out_removed_file(tree, tmp_path):
+    scan(tree, tmp_path)
+    (tree / "broken/notes.txt").unlink()
+    report = scan(tree, tmp_path)
+    assert report.n_files == len(READABLE) + len(UNREADABLE) - 1
+    assert report.n_removed == 1
+    assert "broken/notes.txt" not in set(report.errors["path"])
+    assert "| Rows of files no longer listed | 1 |" in report.to_markdown()
+
+
+def test_resume_drops_row_of_changed_pending_file(tmp_path):
+    root, whole = copy_with_cut_png(tmp_path)
+    scan(root, tmp_path)
+    (root / "c.png").write_bytes(whole)
+    report = scan(root, tmp_path, max_chunks=0)
+    assert report.n_pending == 1
+    assert report.n_files == 2
+    assert report.n_unreadable == 0
+
+
+def test_resume_rescans_parts_without_mtime(tree, tmp_path):
+    first = scan(tree, tmp_path)
+    for part in part_files(first.manifest):
+        pq.write_table(pq.read_table(part).drop_columns(["modified_ns"]), part)
+    report = scan(tree, tmp_path)
+    assert report.n_changed == len(READABLE) + len(UNREADABLE)
+    assert report.n_readable == len(READABLE)
+
+
 def test_no_resume_scans_everything(tree, tmp_path):
     scan(tree, tmp_path)
     report = scan(tree, tmp_path, resume=False)
@@ -502,15 +710,26 @@ def test_dask_cluster_matches_single_process(tree, tmp_path):
             chunk_size=3,
             scheduler=cluster.scheduler_address,
         )
-    expected = sorted_rows(read_manifest(single.manifest))
+        expected = sorted_rows(read_manifest(single.manifest))
+        pd.testing.assert_frame_equal(
+            sorted_rows(read_manifest(on_dask.manifest)), expected
+        )
+        pd.testing.assert_frame_equal(
+            sorted_rows(read_manifest(on_address.manifest)), expected
+        )
+        assert len(part_files(on_dask.manifest)) == len(part_files(single.manifest))
+        assert on_dask.image_count == single.image_count
+
+        noise_png(tree / "broken/truncated.png")
+        single = scan(tree, tmp_path, manifest=tmp_path / "single", chunk_size=3)
+        on_dask = scan(
+            tree, tmp_path, manifest=tmp_path / "dask", chunk_size=3, scheduler=client
+        )
+    assert on_dask.n_changed == single.n_changed == 1
     pd.testing.assert_frame_equal(
-        sorted_rows(read_manifest(on_dask.manifest)), expected
+        sorted_rows(read_manifest(on_dask.manifest)),
+        sorted_rows(read_manifest(single.manifest)),
     )
-    pd.testing.assert_frame_equal(
-        sorted_rows(read_manifest(on_address.manifest)), expected
-    )
-    assert len(part_files(on_dask.manifest)) == len(part_files(single.manifest))
-    assert on_dask.image_count == single.image_count
 
 
 # Bad input
@@ -582,6 +801,102 @@ def test_cli_missing_path(tmp_path, capsys):
 def test_cli_rejects_zero_workers(tree, capsys):
     assert run(parse(["verify", FILE_SOURCE, str(tree), "--workers", "0"])) == 2
     assert "--workers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("address", ["nonsense", "127.0.0.1:8786x", "tcp://h:0"])
+def test_cli_rejects_invalid_scheduler(tree, tmp_path, capsys, address):
+    args = parse(["verify", FILE_SOURCE, str(tree), "--scheduler", address])
+    assert run(args) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert repr(address) in error
+    assert "tcp://HOST:PORT" in error
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_biovfm(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIOVFM), *arguments],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def read_until_closed(connection) -> None:
+    """Read from a connection and never reply, until the client closes it."""
+    while connection.recv(4096):
+        pass
+
+
+@pytest.mark.parametrize("peer", ["closed port", "silent server"])
+def test_cli_unanswered_scheduler_fails_fast(tree, tmp_path, tcp_server, peer):
+    pytest.importorskip("distributed")
+    if peer == "closed port":
+        port = closed_port()
+    else:
+        port = tcp_server(read_until_closed).port
+    started = time.monotonic()
+    result = run_biovfm(
+        [
+            "verify",
+            FILE_SOURCE,
+            str(tree),
+            "--manifest",
+            str(tmp_path / "m"),
+            "--scheduler",
+            f"127.0.0.1:{port}",
+            "--connect-timeout",
+            "1",
+            "--no-progress",
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 1
+    assert time.monotonic() - started < 20
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("biovfm verify: error: The scan failed: ")
+    assert f"tcp://127.0.0.1:{port}" in result.stderr
+    assert "--connect-timeout" in result.stderr
+
+
+def test_cli_manifest_is_a_file(tree, tmp_path, capsys):
+    existing = tmp_path / "manifest.parquet"
+    existing.write_bytes(b"PAR1")
+    args = parse(["verify", FILE_SOURCE, str(tree), "--manifest", str(existing)])
+    assert run(args) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert str(existing) in error
+    assert "--manifest" in error
+
+
+@pytest.mark.parametrize(("strict", "status"), [(False, 0), (True, 1)])
+def test_cli_strict_fails_on_unreadable(tree, tmp_path, capsys, strict, status):
+    arguments = ["verify", FILE_SOURCE, str(tree), "--manifest", str(tmp_path / "m")]
+    arguments += ["--workers", "1", "--no-progress"]
+    if strict:
+        arguments.append("--strict")
+    assert run(parse(arguments)) == status
+    output = capsys.readouterr()
+    assert "| Unreadable files | 3 |" in output.out
+    assert ("3 of 12 files are unreadable" in output.err) == strict
+
+
+def test_cli_help_states_exit_statuses(capsys):
+    with pytest.raises(SystemExit):
+        parse(["verify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Exit status: 0 when the scan finished" in text
+    assert "--strict" in text
+    assert "link to a file outside PATH is followed" in text
 
 
 def test_cli_help_describes_every_option():
