@@ -87,13 +87,14 @@ def main() -> None:
     cold_median = statistics.median(cold)
     warm_median = statistics.median(warm)
     ratio = warm_median / cold_median
+    runs = "one run" if args.repeat == 1 else f"medians of {args.repeat} runs"
+    mode = "online" if args.online else "offline (BIOVFM_OFFLINE=1)"
     lines = [
         "## Book build",
         "",
         f"Measured on {datetime.date.today().isoformat()} with `benchmarks/book_build.py "
         f"--repeat {args.repeat}`: Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPU cores, {platform.machine()}. Medians of "
-        f"{args.repeat} runs, {'online' if args.online else 'offline (BIOVFM_OFFLINE=1)'}.",
+        f"{os.cpu_count()} CPU cores, {platform.machine()}; {runs}, {mode}.",
         "",
         "| Build | Median (s) | Runs (s) | Target |",
         "| :-- | --: | :-- | :-- |",
