@@ -8,7 +8,7 @@ A cold build starts from an empty output folder, so every notebook is executed. 
 warm build runs again into the same folder with nothing changed, so Sphinx reuses
 its environment and MyST-NB its execution cache. The builds run offline
 (``BIOVFM_OFFLINE=1``) unless ``--online`` is given, so that the time does not
-depend on remote servers; the modality chapters then show their stand-ins. The script writes a Markdown
+depend on remote servers. The modality chapters then show their stand-ins. The script writes a Markdown
 table to ``benchmarks/results/book_build.md`` and prints it. The targets on a
 2-core machine are a cold build under 60 s and a warm one under a tenth of that.
 """

@@ -54,7 +54,7 @@ class GallerySample:
 
 @dataclass(frozen=True)
 class SourceAttempt:
-    """What happened when a source's sample was requested."""
+    """The outcome of requesting one source's sample."""
 
     source: str
     status: str

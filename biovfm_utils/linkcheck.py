@@ -1,7 +1,7 @@
 """Check that the official links and sample URLs of the catalog still respond.
 
 Run on demand (``biovfm links``), not in the test suite: it needs the network.
-Requests go out with bounded concurrency and per-request timeouts; each URL is
+Requests go out with bounded concurrency and per-request timeouts. Each URL is
 tried with HEAD first and, where a server rejects HEAD, with a GET whose body is
 not read. The result is a dated JSON report that the book's notes page shows as
 "links last checked on".

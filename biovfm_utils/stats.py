@@ -4,7 +4,7 @@ Every function is pure: it takes the catalog frame from
 :func:`biovfm_utils.catalog.load_catalog` and returns a small frame or a number,
 with no I/O and no plotting.
 
-Counting rule for the three multi-modality collections (RadImageNet, RP3D-DiagDS
+Counting rule for the multi-modality collections (RadImageNet, RP3D-DiagDS
 and SAM-Med2D-20M): their images count once, in a group of their own, because the
 paper gives no per-modality split of them; when counting *sources* per modality,
 each collection counts once for every modality it lists.

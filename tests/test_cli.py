@@ -232,7 +232,9 @@ def test_cite_all_text_shows_no_latex(capsys):
     assert len(lines) == 67
     assert lines[0].startswith("[BioVFM-21M] Jiarun Liu")
     for line in lines:
-        assert "{" not in line and "}" not in line and "\\" not in line, line
+        assert "{" not in line, line
+        assert "}" not in line, line
+        assert "\\" not in line, line
         assert " and others" not in line
 
 
