@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 
@@ -114,16 +115,24 @@ class CatalogError(ValueError):
 
 
 @dataclass(frozen=True)
-class _Location:
+class RowLocation:
+    """A row of a data file, for error messages. ``row`` is 1-based, header excluded.
+
+    Subclasses set ``error_type`` to the exception their module raises.
+    """
+
     path: str
     row: int
-    name: str
+    label: str
 
-    def error(self, field: str, message: str) -> CatalogError:
+    error_type: ClassVar[type[ValueError]] = CatalogError
+
+    def error(self, field: str, message: str) -> ValueError:
+        """Return an error naming the file, row, label and field."""
         where = f"{self.path}, row {self.row}"
-        if self.name:
-            where += f" ({self.name})"
-        return CatalogError(f"{where}, field {field!r}: {message}")
+        if self.label:
+            where += f" ({self.label})"
+        return self.error_type(f"{where}, field {field!r}: {message}")
 
 
 def default_catalog_path() -> Path:
@@ -152,7 +161,7 @@ def _split(cell: str) -> list[str]:
     return [part.strip() for part in cell.split(";") if part.strip()]
 
 
-def _parse_row(raw: dict[str, str], where: _Location) -> dict:
+def _parse_row(raw: dict[str, str], where: RowLocation) -> dict:
     for field in REQUIRED:
         if not (raw.get(field) or "").strip():
             raise where.error(field, "is empty; every source needs a value here.")
@@ -235,9 +244,13 @@ def read_catalog_rows(path: str | Path) -> list[dict]:
                 raise CatalogError(f"{path}: missing columns {missing}.")
             raw_rows = list(reader)
     except (FileNotFoundError, IsADirectoryError):
-        raise CatalogError(f"{path}: file not found; give the path of a catalog CSV.") from None
+        raise CatalogError(
+            f"{path}: file not found; give the path of a catalog CSV."
+        ) from None
     except UnicodeDecodeError as exc:
-        raise CatalogError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8.") from None
+        raise CatalogError(
+            f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8."
+        ) from None
     if not raw_rows:
         raise CatalogError(f"{path}: the catalog has a header but no rows.")
 
@@ -245,7 +258,7 @@ def read_catalog_rows(path: str | Path) -> list[dict]:
     first_row_of: dict[str, int] = {}
     for number, raw in enumerate(raw_rows, start=1):
         name = (raw.get("name") or "").strip()
-        where = _Location(str(path), number, name)
+        where = RowLocation(str(path), number, name)
         row = _parse_row(raw, where)
 
         for spelling in [name, *row["aliases"]]:
@@ -271,7 +284,7 @@ def check_citation_keys(
     for row in rows:
         for key in row["citation_keys"]:
             if key not in bib_keys:
-                where = _Location(catalog_path, row["row"], row["name"])
+                where = RowLocation(catalog_path, row["row"], row["name"])
                 raise where.error(
                     "citation_keys",
                     f"key {key!r} is not in {bib_path}; add the entry there "
@@ -412,7 +425,7 @@ def citation_numbers(catalog: pd.DataFrame | None = None) -> dict[str, int]:
     number_of: dict[str, int] = {}
     key_of: dict[int, str] = {}
     for row, source in catalog.iterrows():
-        where = _Location("catalog", row, source["name"])
+        where = RowLocation("catalog", row, source["name"])
         for number, key in zip(source["reference_numbers"], source["citation_keys"]):
             if number_of.setdefault(key, number) != number:
                 raise where.error(

@@ -11,10 +11,11 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 
-from biovfm_utils.catalog import find_source
+from biovfm_utils.catalog import RowLocation, find_source
 
 #: Evidence grades of a claim about a source. A claim that chains several facts
 #: takes the grade of its weakest fact.
@@ -36,18 +37,10 @@ class CompositionDataError(ValueError):
 
 
 @dataclass(frozen=True)
-class DataLocation:
-    """A row of a data file, for error messages. ``row`` is 1-based, header excluded."""
+class DataLocation(RowLocation):
+    """A row of an overlap or breakdown file, for error messages."""
 
-    path: str
-    row: int
-    label: str
-
-    def error(self, field: str, message: str) -> CompositionDataError:
-        where = f"{self.path}, row {self.row}"
-        if self.label:
-            where += f" ({self.label})"
-        return CompositionDataError(f"{where}, field {field!r}: {message}")
+    error_type: ClassVar[type[ValueError]] = CompositionDataError
 
 
 def read_data_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:

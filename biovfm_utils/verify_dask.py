@@ -55,7 +55,7 @@ def check_scheduler_address(address: str) -> str:
 def wait_for_scheduler(address: str, timeout: float) -> None:
     """Check that a Dask scheduler responds at ``address`` within ``timeout`` seconds.
 
-    The check connects once and asks for the scheduler's identity. It runs on
+    The check connects once and requests the scheduler's identity. It runs on
     its own event loop in a helper thread, so it works where an event loop
     already runs, as in a notebook. Without it, `distributed.Client`
     (distributed 2026.8) waits far longer than its timeout for a peer that

@@ -7,7 +7,7 @@ of body bytes sent.
 
 ``tcp_server`` starts TCP servers on 127.0.0.1 whose connections a test handles
 byte by byte, for failures that an HTTP server does not produce on purpose: a
-server that never answers, stops in the middle of a body, or resets the
+server that never responds, stops in the middle of a body, or resets the
 connection.
 """
 

@@ -364,9 +364,9 @@ def test_benchmarks_page_includes_results(built_book):
 
 
 def test_rebuild_after_package_change_executes_again(tmp_path):
-    # The notebook reads a data file that the execution cache does not watch;
-    # listing it among the fingerprinted paths must make a rebuild run it again,
-    # as a change to the biovfm_utils package does.
+    # The notebook reads a data file that the execution cache does not watch.
+    # Listed among the fingerprinted paths, a change to it must make a rebuild
+    # run the notebook again, as a change to the biovfm_utils package does.
     source = make_small_book(
         tmp_path, "print(open('data/value.txt').read())", fingerprint_paths=["data"]
     )
