@@ -1,8 +1,11 @@
 """Read DICOM and NIfTI headers for a verify scan, without reading pixel data.
 
-DICOM is parsed by pydicom up to the pixel data element
-(``stop_before_pixels=True``). The element's own tag and length are then read by
-hand, to check that the file contains all the bytes it declares.
+DICOM files with a preamble are first read by the element walker of
+`biovfm_utils.dicom_attributes`, which covers the common little-endian transfer
+syntaxes. Every other DICOM file is parsed by pydicom up to the pixel data
+element (``stop_before_pixels=True``). The pixel data element's own tag and
+length are then read by hand, to check that the file contains all the bytes it
+declares.
 
 NIfTI is parsed by nibabel's header class alone. A volume's ``frames`` are its
 slices along the voxel axis closest to the superior-inferior direction of the
@@ -17,6 +20,7 @@ import math
 import struct
 from typing import BinaryIO
 
+from biovfm_utils.dicom_attributes import read_image_attributes
 from biovfm_utils.headers import ContentExtent, HeaderError
 
 _PIXEL_TAGS = {(0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009)}
@@ -31,12 +35,14 @@ _SUPERIOR = 2  # world axes of a NIfTI affine: 0 = R, 1 = A, 2 = S
 
 
 def read_dicom_header(
-    stream: BinaryIO, extent: ContentExtent, *, force: bool = False
+    stream: BinaryIO, extent: ContentExtent, *, force: bool = False, walk: bool = True
 ) -> dict | None:
     """Read the image attributes of a DICOM file up to its pixel data.
 
     With ``force=True`` the content has no DICOM preamble, and None is returned
     when pydicom cannot parse it or finds none of Rows, Columns and SOP Class UID.
+    With ``walk=False`` every file is parsed by pydicom, which gives the same
+    result more slowly.
 
     Raises
     ------
@@ -44,6 +50,21 @@ def read_dicom_header(
         For a damaged header, a dataset without Rows and Columns (not an image),
         or pixel data that run past the end of the file.
     """
+    if walk and not force and not extent.gzip:
+        attributes = read_image_attributes(stream, extent.size)
+        if attributes is not None:
+            record = _dicom_record(
+                rows=attributes.rows,
+                columns=attributes.columns,
+                frames=attributes.number_of_frames,
+                bits=attributes.bits_stored or attributes.bits_allocated,
+                photometric=attributes.photometric_interpretation,
+            )
+            stream.seek(attributes.pixel_data_offset)
+            record["error"] = _check_pixel_data(stream, extent)
+            return record
+        stream.seek(0)
+
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -75,7 +96,14 @@ def read_dicom_header(
             "not an image", f"a DICOM dataset{kind} without Rows and Columns", "DICOM"
         )
 
-    record = {
+    record = _dicom_record(rows, columns, frames, bits, photometric)
+    record["error"] = _check_pixel_data(stream, extent)
+    return record
+
+
+def _dicom_record(rows, columns, frames, bits, photometric) -> dict:
+    """Return the header fields of a DICOM image, from its attribute values."""
+    return {
         "format": "DICOM",
         "width": int(columns),
         "height": int(rows),
@@ -83,8 +111,6 @@ def read_dicom_header(
         "bit_depth": int(bits) if bits else None,
         "colour_mode": str(photometric) if photometric else None,
     }
-    record["error"] = _check_pixel_data(stream, extent)
-    return record
 
 
 def _check_pixel_data(stream: BinaryIO, extent: ContentExtent) -> str | None:

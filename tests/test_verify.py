@@ -21,9 +21,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image, TiffImagePlugin
-from pydicom import dcmread
+from pydicom import dcmread, dcmwrite
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
+    ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     SecondaryCaptureImageStorage,
     generate_uid,
@@ -291,12 +292,19 @@ def test_read_header_broken_link(tmp_path):
 
 
 def dicom_with_invalid_uid(path):
-    """Write a readable DICOM file whose SOP Class UID has letters in it."""
+    """Write a readable DICOM file whose SOP Class UID has letters in it.
+
+    The file is big endian, so pydicom reads it rather than the element walker,
+    which does not read the SOP Class UID.
+    """
     dataset = dcmread(write_dicom(path, 30, 40))
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dataset.SOPClassUID = "1.2.abc"
-        dataset.save_as(path)
+        dcmwrite(
+            path, dataset, implicit_vr=False, little_endian=False, force_encoding=True
+        )
     return Path(path)
 
 
