@@ -69,7 +69,7 @@ def read_pillow_header(
         with _open_lazy(stream, PILLOW_FORMATS[format_name]) as image:
             width, height = image.size
             mode = image.mode
-            frames = getattr(image, "n_frames", 1)
+            frames = _frame_count(image, format_name)
             bit_depth = _pillow_bit_depth(image, format_name, head)
             data_end = _tiff_data_end(image) if format_name == "TIFF" else None
     except UnidentifiedImageError as error:
@@ -122,6 +122,14 @@ def _open_lazy(stream: BinaryIO, pillow_format: str):
                 return Image.open(stream, formats=[pillow_format])
             finally:
                 Image.MAX_IMAGE_PIXELS = limit
+
+
+def _frame_count(image, format_name: str) -> int:
+    # Pillow counts TIFF pages by reading every directory in the chain. A first
+    # directory that links to no next one means a single page, at no cost.
+    if format_name == "TIFF" and not image.tag_v2.next:
+        return 1
+    return getattr(image, "n_frames", 1)
 
 
 def _pillow_bit_depth(image, format_name: str, head: bytes) -> int | None:
