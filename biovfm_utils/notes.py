@@ -14,7 +14,7 @@ from importlib import resources
 import pandas as pd
 
 from biovfm_utils.catalog import load_catalog
-from biovfm_utils.tables import escape_cell, cite_role, format_count
+from biovfm_utils.tables import cite_role, escape_cell, format_count
 
 #: Count relations that the notes page explains, in display order.
 NOTED_RELATIONS = (
