@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import re
 import threading
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from biovfm_utils.signatures import describe_content, detect_format
@@ -165,7 +165,7 @@ class ContentExtent:
         return f"truncated: {what} end at byte {end:,}, but the file has {self.size:,}"
 
 
-def read_header(path: str | Path) -> dict:
+def read_header(path: str | os.PathLike) -> dict:
     """Read the format, size, frame count and bit depth of one file.
 
     Parameters
@@ -198,48 +198,66 @@ def read_header(path: str | Path) -> dict:
     caught too: one that matches :data:`DAMAGE_WARNING` becomes the ``error``
     of a file that has none yet, and every warning is logged at DEBUG.
     """
-    path = Path(path)
-    with _caught_warnings() as caught:
-        record = _read_header(path)
-    for message in caught:
-        logger.debug("warning while reading %s: %s", path, message)
-    damage = [message for message in caught if DAMAGE_WARNING.search(message)]
-    if damage and record["error"] is None:
-        record["error"] = f"damaged: {'; '.join(damage)}"
-    return record
+    return read_headers([path])[0]
+
+
+def read_headers(paths: Iterable[str | os.PathLike]) -> list[dict]:
+    """Read the header of each file, as `read_header` does, and return the records.
+
+    Setting up the catching of warnings costs more than reading a small header.
+    So a batch sets it up once, and each file gets the warnings issued while it
+    was read.
+    """
+    records = []
+    with _caught_warnings() as take_messages:
+        for path in paths:
+            path = os.fspath(path)
+            record = _read_header(path)
+            messages = take_messages()
+            for message in messages:
+                logger.debug("warning while reading %s: %s", path, message)
+            damage = [message for message in messages if DAMAGE_WARNING.search(message)]
+            if damage and record["error"] is None:
+                record["error"] = f"damaged: {'; '.join(damage)}"
+            records.append(record)
+    return records
 
 
 @contextmanager
-def _caught_warnings() -> Iterator[list[str]]:
-    """Collect the warnings of this block, and pydicom's logged warnings, as text.
+def _caught_warnings() -> Iterator[Callable[[], list[str]]]:
+    """Catch warnings, and pydicom's logged warnings, while this block runs.
 
-    The list is filled when the block ends, with whitespace runs collapsed and
-    without repeated texts.
+    The block gets a function that returns the texts caught since its last
+    call, with whitespace runs collapsed and without repeated texts.
     """
-    messages: list[str] = []
     with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _capture.messages = []
+
+        def take_messages() -> list[str]:
+            texts = [str(warning.message) for warning in caught] + _capture.messages
+            caught.clear()  # the list that catch_warnings appends to
+            _capture.messages = []
+            return list(dict.fromkeys(" ".join(text.split()) for text in texts))
+
         try:
-            yield messages
+            yield take_messages
         finally:
-            logged, _capture.messages = _capture.messages, None
-            texts = [str(warning.message) for warning in caught] + logged
-            messages.extend(dict.fromkeys(" ".join(text.split()) for text in texts))
+            _capture.messages = None
 
 
-def _read_header(path: Path) -> dict:
+def _read_header(path: str) -> dict:
     record: dict = dict.fromkeys(HEADER_FIELDS)
     try:
-        size = path.stat().st_size
+        size = os.stat(path).st_size
         record["byte_size"] = size
-        with path.open("rb") as stream:
+        with open(path, "rb") as stream:
             record.update(_read_stream(stream, size))
     except HeaderError as error:
         record["format"] = error.format_name
         record["error"] = str(error)
     except FileNotFoundError:
-        reason = "a broken symbolic link" if path.is_symlink() else "file not found"
+        reason = "a broken symbolic link" if os.path.islink(path) else "file not found"
         record["error"] = f"unreadable: {reason}"
     except PermissionError:
         record["error"] = "unreadable: permission denied"

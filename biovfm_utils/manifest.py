@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from biovfm_utils.headers import read_header
+from biovfm_utils.headers import read_headers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -264,12 +264,13 @@ def scan_chunk(
     run and is scanned again. Returns the number of files and of files with an
     error.
     """
-    rows = []
-    for relative in paths:
-        path = Path(root, relative)
-        _, modified_ns = file_signature(path)
-        record = read_header(path)
-        rows.append({"path": relative, **record, "modified_ns": modified_ns})
+    absolute = [os.path.join(root, relative) for relative in paths]
+    modified = [file_signature(path)[1] for path in absolute]
+    records = read_headers(absolute)
+    rows = [
+        {"path": relative, **record, "modified_ns": modified_ns}
+        for relative, record, modified_ns in zip(paths, records, modified)
+    ]
     write_part(folder, part_index, rows)
     n_errors = sum(row["error"] is not None for row in rows)
     return len(rows), n_errors

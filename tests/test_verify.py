@@ -31,7 +31,7 @@ from pydicom.uid import (
 )
 
 from biovfm_utils.file_tree import list_files, make_chunks
-from biovfm_utils.headers import read_header
+from biovfm_utils.headers import read_header, read_headers
 from biovfm_utils.manifest import (
     MANIFEST_COLUMNS,
     ManifestMismatchError,
@@ -353,6 +353,18 @@ def test_read_header_damage_warning_is_error(tmp_path):
     assert record["format"] == "TIFF"
     assert record["error"].startswith("damaged: ")
     assert "larger than file" in record["error"]
+
+
+def test_read_headers_gives_warnings_to_their_file(tmp_path):
+    paths = [
+        noise_png(tmp_path / "before.png"),
+        tiff_cut_in_its_tags(tmp_path / "cut.tif"),
+        noise_png(tmp_path / "after.png"),
+    ]
+    before, cut, after = read_headers(paths)
+    assert before["error"] is None
+    assert cut["error"].startswith("damaged: ")
+    assert after["error"] is None
 
 
 def test_cli_stderr_free_of_warnings(tmp_path):
