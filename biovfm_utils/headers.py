@@ -111,6 +111,12 @@ logging.getLogger("pydicom").addFilter(_hold_pydicom_warning)
 
 # Enough for every signature, including the NIfTI-1 magic at byte 344.
 _HEAD_SIZE = 4096
+_NIFTI_FORMATS = ("NIfTI-1", "NIfTI-2")
+# The size of a NIfTI-2 header. A NIfTI-1 header has 348 bytes.
+_NIFTI_HEAD_SIZE = 540
+# zlib's window setting for content with a gzip header and trailer.
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+_GZIP_CHUNK_SIZE = 8192
 # Video containers, which this scan recognises but does not read.
 _VIDEO_SIGNATURES = {b"\x1a\x45\xdf\xa3": "Matroska/WebM"}
 # Volume and array containers used by some sources, recognised but not read.
@@ -140,11 +146,15 @@ class ContentExtent:
 
     For gzip-compressed files ``size`` is the uncompressed size from the gzip
     trailer, which stores it modulo 2**32. A truncated gzip file has other bytes
-    in its place, so that size is only trusted to match exactly.
+    in its place, so that size is only trusted to match exactly. A file of
+    several gzip members also differs, because the trailer gives the size of
+    the last member alone. So a range that does not match is checked against
+    ``measure_size()``, which decompresses the whole file, where given.
     """
 
     size: int
     gzip: bool = False
+    measure_size: Callable[[], int] | None = None
 
     def check_end(self, end: int, what: str, *, last: bool = False) -> str | None:
         """Return an error string if content ending at byte ``end`` is cut short.
@@ -155,10 +165,21 @@ class ContentExtent:
         if self.gzip:
             if not last or end % 2**32 == self.size:
                 return None
+            if self.measure_size is None:
+                return (
+                    f"damaged: {what} end at byte {end:,}, but the gzip trailer "
+                    f"records {self.size:,} uncompressed bytes (modulo 4 GiB), so "
+                    "the file is truncated or damaged"
+                )
+            try:
+                size = self.measure_size()
+            except HeaderError as error:
+                return str(error)
+            if end == size:
+                return None
             return (
-                f"damaged: {what} end at byte {end:,}, but the gzip trailer "
-                f"records {self.size:,} uncompressed bytes (modulo 4 GiB), so the "
-                "file is truncated or damaged"
+                f"damaged: {what} end at byte {end:,}, but the decompressed "
+                f"content has {size:,} bytes"
             )
         if end <= self.size:
             return None
@@ -308,10 +329,8 @@ def _read_content(
         from biovfm_utils.medical_headers import read_dicom_header
 
         return read_dicom_header(stream, extent)
-    if format_name in ("NIfTI-1", "NIfTI-2"):
-        from biovfm_utils.medical_headers import read_nifti_header
-
-        return read_nifti_header(stream, format_name, extent)
+    if format_name in _NIFTI_FORMATS:
+        return _read_nifti(head, format_name, extent)
     if format_name is not None:
         from biovfm_utils.pillow_headers import read_pillow_header
 
@@ -325,6 +344,12 @@ def _read_content(
         if record is not None:
             return record
     raise HeaderError("not an image", description.reason)
+
+
+def _read_nifti(head: bytes, format_name: str, extent: ContentExtent) -> dict:
+    from biovfm_utils.medical_headers import read_nifti_header
+
+    return read_nifti_header(head, format_name, extent)
 
 
 def _video_format(head: bytes) -> str | None:
@@ -345,34 +370,88 @@ def _read_gzip(stream: BinaryIO, size: int) -> dict:
         raise HeaderError("truncated", f"a gzip file of {size} bytes", "gzip")
     stream.seek(size - 4)
     uncompressed_size = int.from_bytes(stream.read(4), "little")
-    stream.seek(0)
 
-    with gzip.GzipFile(fileobj=stream, mode="rb") as inner:
-        try:
-            head = inner.read(_HEAD_SIZE)
-        except (OSError, EOFError, zlib.error) as error:
-            raise HeaderError(
-                "damaged", f"the gzip data are truncated or damaged ({error})", "gzip"
-            ) from error
+    def measure_size() -> int:
+        stream.seek(0)
+        return sum(len(piece) for piece in _decompress(stream))
+
+    extent = ContentExtent(uncompressed_size, gzip=True, measure_size=measure_size)
+
+    # Most compressed images are NIfTI, whose header is at most 540 bytes, so
+    # the rest of the head is decompressed only for other content.
+    stream.seek(0)
+    head = b"".join(_decompress(stream, _NIFTI_HEAD_SIZE))
+    format_name = detect_format(head)
+    if format_name not in _NIFTI_FORMATS:
+        stream.seek(0)
+        head = b"".join(_decompress(stream, _HEAD_SIZE))
         format_name = detect_format(head)
-        if format_name is None or format_name == "gzip":
-            raise HeaderError(
-                "not an image",
-                "gzip-compressed content that is not a supported image "
-                f"({describe_content(head).reason})",
-                "gzip",
-            )
-        extent = ContentExtent(uncompressed_size, gzip=True)
-        try:
-            record = _read_content(inner, head, format_name, extent)
-        except HeaderError as error:
-            error.format_name = f"{error.format_name or format_name} (gzip)"
-            raise
-        except (OSError, EOFError, zlib.error) as error:
-            raise HeaderError(
-                "damaged",
-                f"the gzip data are truncated or damaged ({error})",
-                f"{format_name} (gzip)",
-            ) from error
+    if format_name is None or format_name == "gzip":
+        raise HeaderError(
+            "not an image",
+            "gzip-compressed content that is not a supported image "
+            f"({describe_content(head).reason})",
+            "gzip",
+        )
+
+    try:
+        if format_name in _NIFTI_FORMATS:
+            record = _read_nifti(head, format_name, extent)
+        else:
+            # The other formats read a stream, which decompresses from the start.
+            stream.seek(0)
+            with gzip.GzipFile(fileobj=stream, mode="rb") as inner:
+                record = _read_content(inner, head, format_name, extent)
+    except HeaderError as error:
+        error.format_name = f"{error.format_name or format_name} (gzip)"
+        raise
+    except (OSError, EOFError, zlib.error) as error:
+        raise HeaderError(
+            "damaged",
+            f"the gzip data are truncated or damaged ({error})",
+            f"{format_name} (gzip)",
+        ) from error
     record["format"] = f"{record['format']} (gzip)"
     return record
+
+
+def _decompress(stream: BinaryIO, limit: int | None = None) -> Iterator[bytes]:
+    """Yield the decompressed content of a gzip file, at most ``limit`` bytes of it.
+
+    The stream is read from its current position. Every gzip member is read,
+    because a file may consist of several.
+
+    Raises
+    ------
+    HeaderError
+        If the compressed data are damaged or end inside a member.
+    """
+    decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
+    remaining = limit
+    try:
+        while remaining is None or remaining > 0:
+            if decompressor.eof:
+                compressed = decompressor.unused_data or stream.read(_GZIP_CHUNK_SIZE)
+                if not compressed:
+                    return
+                decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
+            else:
+                compressed = decompressor.unconsumed_tail or stream.read(
+                    _GZIP_CHUNK_SIZE
+                )
+                if not compressed:
+                    raise HeaderError(
+                        "damaged",
+                        "the gzip data are truncated or damaged (Compressed file "
+                        "ended before the end-of-stream marker was reached)",
+                        "gzip",
+                    )
+            # A max_length of 0 means no limit.
+            piece = decompressor.decompress(compressed, remaining or 0)
+            if remaining is not None:
+                remaining -= len(piece)
+            yield piece
+    except zlib.error as error:
+        raise HeaderError(
+            "damaged", f"the gzip data are truncated or damaged ({error})", "gzip"
+        ) from error

@@ -228,6 +228,17 @@ def test_read_header_gzip_of_short_nifti(tmp_path):
     assert record["error"].startswith("damaged: the voxel data end at byte")
 
 
+def test_read_header_gzip_of_several_members(tmp_path):
+    # Parallel compressors such as pigz may write a gzip file as several members.
+    content = write_nifti(tmp_path / "whole.nii", (16, 16, 4)).read_bytes()
+    members = gzip.compress(content[:100]) + gzip.compress(content[100:])
+    (tmp_path / "members.nii.gz").write_bytes(members)
+    record = read_header(tmp_path / "members.nii.gz")
+    assert record["format"] == "NIfTI-1 (gzip)"
+    assert record["frames"] == 4
+    assert record["error"] is None
+
+
 def test_read_header_nifti_4d_counts_every_volume(tmp_path):
     record = read_header(write_nifti(tmp_path / "bold.nii", (8, 8, 5, 3)))
     assert record["frames"] == 15
