@@ -326,11 +326,13 @@ def main() -> None:
         "",
         (
             f"Measured on {datetime.date.today().isoformat()} with "
-            f"`benchmarks/verify_scan.py --scale {args.scale:g}`: Python "
+            f"`benchmarks/verify_scan.py --scale {args.scale:g} --repeat {args.repeat}`: "
+            f"Python "
             f"{platform.python_version()}, {os.cpu_count()} CPU cores, "
             f"{platform.machine()}, 1-minute load average {load_before:.1f} before "
             f"the run and {load_after:.1f} after it. "
-            f"{args.repeat} timed runs of each scan over {n_files:,} files "
+            f"{args.repeat} timed run{'s' if args.repeat != 1 else ''} of each "
+            f"scan over {n_files:,} files "
             f"({size_bytes / 1e9:.2f} GB, {frames:,} frames and slices, {errors:,} "
             "broken), read from the page cache, after an untimed run of each over "
             "the distinct files that the tree copies. The rates are those of the "

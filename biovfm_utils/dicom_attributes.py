@@ -4,8 +4,10 @@ A verify scan needs six attributes of each file: Rows, Columns, Number of Frames
 Bits Allocated, Bits Stored and Photometric Interpretation. pydicom builds a whole
 dataset to give them, which takes about 200 µs even for a short header (pydicom
 3.0, ``stop_before_pixels=True``). This walker reads the element headers of a
-Part 10 file, converts only those six values and stops at the pixel data, in a
-tenth of that time.
+Part 10 file, converts only those six values and stops at the pixel data. Timed
+over 2,000 reads each on 2 CPU cores with Python 3.11 and pydicom 3.0.2, it was
+3.5 to 10 times faster than pydicom on pydicom's ``CT_small.dcm`` and
+``MR_small.dcm`` and on the CT slice of ``benchmarks/verify_scan.py``.
 
 It reads only little-endian files, implicit or explicit VR, in which every
 element lies inside the file. For anything else it returns None, and the caller
