@@ -13,8 +13,10 @@ wherever that costs one small read. It checks the end marker of PNG, JPEG and GI
 files, the strip or tile offsets of TIFF files, the pixel data length of DICOM
 files and the voxel data size of NIfTI files.
 
-Videos (AVI, MP4, QuickTime, Matroska) and NRRD, MetaImage, HDF5 and NumPy files
-are recognised and recorded as unsupported, without sizes.
+Videos (AVI, MP4, QuickTime, Matroska) are read by PyAV from their container
+headers (`biovfm_utils.video_headers`), without decoding frames. NRRD,
+MetaImage, HDF5 and NumPy files are recognised and recorded as unsupported,
+without sizes.
 
 Every problem becomes an ``error`` string that starts with one of
 :data:`ERROR_KINDS` and a colon, for example ``"truncated: the PNG end chunk
@@ -117,8 +119,9 @@ _NIFTI_HEAD_SIZE = 540
 # zlib's window setting for content with a gzip header and trailer.
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _GZIP_CHUNK_SIZE = 8192
-# Video containers, which this scan recognises but does not read.
+# Video containers recognised by a signature at the start of the file.
 _VIDEO_SIGNATURES = {b"\x1a\x45\xdf\xa3": "Matroska/WebM"}
+_QUICKTIME_FIRST_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip")
 # Volume and array containers used by some sources, recognised but not read.
 _UNREAD_SIGNATURES = {
     b"NRRD": "NRRD",
@@ -308,13 +311,9 @@ def _read_content(
     """Dispatch on the detected format; ``stream`` may be any position."""
     video = _video_format(head)
     if video is not None:
-        # NOTE: frame counts of videos need a container parser such as PyAV,
-        # which is not a dependency, so video rows are never counted.
-        raise HeaderError(
-            "unsupported",
-            f"{video} video: frame counts are not read by this scan",
-            video,
-        )
+        from biovfm_utils.video_headers import read_video_header
+
+        return read_video_header(stream, video, extent)
 
     for signature, name in _UNREAD_SIGNATURES.items():
         if head.startswith(signature):
@@ -358,6 +357,8 @@ def _video_format(head: bytes) -> str | None:
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         return "QuickTime" if brand == b"qt  " else "MP4"
+    if head[4:8] in _QUICKTIME_FIRST_ATOMS:
+        return "QuickTime"  # an early QuickTime file, without a file type box
     for signature, name in _VIDEO_SIGNATURES.items():
         if head.startswith(signature):
             return name

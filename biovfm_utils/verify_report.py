@@ -31,9 +31,11 @@ COUNTING_RULES = {
     ),
     "frame": (
         "Each readable 2-D file (an extracted frame) counts as one image, and "
-        "each multi-frame file adds its frames. Video files (AVI, MP4, "
-        "QuickTime, Matroska) are listed as unsupported and not counted, because "
-        "their frame counts are not read."
+        "each multi-frame file adds its frames. Each video (AVI, MP4, QuickTime, "
+        "Matroska, WebM) adds every frame of its first video stream: the count "
+        "in its container header, or its number of video packets where the "
+        "container stores no count. A copy of whole videos therefore counts "
+        "more than a count of sampled frames."
     ),
 }
 

@@ -271,14 +271,6 @@ def test_read_header_dicom_without_preamble(tmp_path):
     assert (record["width"], record["height"]) == (40, 30)
 
 
-def test_read_header_video_is_unsupported(tmp_path):
-    riff = b"RIFF" + (1000).to_bytes(4, "little") + b"AVI LIST" + bytes(100)
-    (tmp_path / "clip.avi").write_bytes(riff)
-    record = read_header(tmp_path / "clip.avi")
-    assert record["format"] == "AVI"
-    assert record["error"].startswith("unsupported: ")
-
-
 @pytest.mark.parametrize(
     ("content", "format_name"),
     [
