@@ -14,9 +14,10 @@ files, the strip or tile offsets of TIFF files, the pixel data length of DICOM
 files and the voxel data size of NIfTI files.
 
 Videos (AVI, MP4, QuickTime, Matroska) are read by PyAV from their container
-headers (`biovfm_utils.video_headers`), without decoding frames. NRRD,
-MetaImage, HDF5 and NumPy files are recognised and recorded as unsupported,
-without sizes.
+headers (`biovfm_utils.video_headers`), without decoding frames. NRRD volumes
+and FastMRI HDF5 files are read by `biovfm_utils.volume_headers`. MetaImage
+files, NumPy arrays and HDF5 files of other layouts are recognised and recorded
+as unsupported, without sizes.
 
 Every problem becomes an ``error`` string that starts with one of
 :data:`ERROR_KINDS` and a colon, for example ``"truncated: the PNG end chunk
@@ -122,12 +123,9 @@ _GZIP_CHUNK_SIZE = 8192
 # Video containers recognised by a signature at the start of the file.
 _VIDEO_SIGNATURES = {b"\x1a\x45\xdf\xa3": "Matroska/WebM"}
 _QUICKTIME_FIRST_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip")
-# Volume and array containers used by some sources, recognised but not read.
-_UNREAD_SIGNATURES = {
-    b"NRRD": "NRRD",
-    b"\x89HDF\r\n\x1a\n": "HDF5",
-    b"\x93NUMPY": "NumPy array",
-}
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# NumPy arrays are recognised but not read.
+_NUMPY_SIGNATURE = b"\x93NUMPY"
 
 
 class HeaderError(Exception):
@@ -315,9 +313,18 @@ def _read_content(
 
         return read_video_header(stream, video, extent)
 
-    for signature, name in _UNREAD_SIGNATURES.items():
-        if head.startswith(signature):
-            raise HeaderError("unsupported", f"{name} files are not read", name)
+    if head.startswith(b"NRRD"):
+        from biovfm_utils.volume_headers import read_nrrd_header
+
+        return read_nrrd_header(stream, extent)
+    if head.startswith(_HDF5_SIGNATURE):
+        from biovfm_utils.volume_headers import read_hdf5_header
+
+        return read_hdf5_header(stream, extent)
+    if head.startswith(_NUMPY_SIGNATURE):
+        raise HeaderError(
+            "unsupported", "NumPy array files are not read", "NumPy array"
+        )
     if head.lstrip().startswith((b"ObjectType", b"NDims")):
         raise HeaderError(
             "unsupported", "MetaImage (.mha, .mhd) files are not read", "MetaImage"
@@ -369,14 +376,7 @@ def _read_gzip(stream: BinaryIO, size: int) -> dict:
     """Read the header of gzip-compressed content, decompressing only its start."""
     if size < 18:  # a 10-byte gzip header and an 8-byte trailer at least
         raise HeaderError("truncated", f"a gzip file of {size} bytes", "gzip")
-    stream.seek(size - 4)
-    uncompressed_size = int.from_bytes(stream.read(4), "little")
-
-    def measure_size() -> int:
-        stream.seek(0)
-        return sum(len(piece) for piece in _decompress(stream))
-
-    extent = ContentExtent(uncompressed_size, gzip=True, measure_size=measure_size)
+    extent = gzip_extent(stream, size)
 
     # Most compressed images are NIfTI, whose header is at most 540 bytes, so
     # the rest of the head is decompressed only for other content.
@@ -414,6 +414,22 @@ def _read_gzip(stream: BinaryIO, size: int) -> dict:
         ) from error
     record["format"] = f"{record['format']} (gzip)"
     return record
+
+
+def gzip_extent(stream: BinaryIO, size: int, start: int = 0) -> ContentExtent:
+    """Return the extent of gzip data from byte ``start`` to the end of a file.
+
+    The size comes from the gzip trailer, and a size that does not match is
+    measured by decompressing the data (see `ContentExtent`).
+    """
+    stream.seek(size - 4)
+    uncompressed_size = int.from_bytes(stream.read(4), "little")
+
+    def measure_size() -> int:
+        stream.seek(start)
+        return sum(len(piece) for piece in _decompress(stream))
+
+    return ContentExtent(uncompressed_size, gzip=True, measure_size=measure_size)
 
 
 def _decompress(stream: BinaryIO, limit: int | None = None) -> Iterator[bytes]:

@@ -184,11 +184,9 @@ def read_nifti_header(head: bytes, format_name: str, extent: ContentExtent) -> d
             "not an image", f"{format_name} data of shape {shape}", format_name
         )
 
-    width, height, slices = _oriented_extent(shape, affine)
+    width, height, slices = oriented_extent(shape, affine)
     channels = len(dtype.fields) if dtype.fields else 1
-    colour_mode = {1: "greyscale", 3: "RGB", 4: "RGBA"}.get(
-        channels, f"{channels}-channel"
-    )
+    colour_mode = channel_colour_mode(channels)
     record = {
         "format": format_name,
         "width": width,
@@ -203,7 +201,12 @@ def read_nifti_header(head: bytes, format_name: str, extent: ContentExtent) -> d
     return record
 
 
-def _oriented_extent(shape: tuple[int, ...], affine) -> tuple[int, int, int]:
+def channel_colour_mode(channels: int) -> str:
+    """Return the colour mode of a volume with ``channels`` samples per voxel."""
+    return {1: "greyscale", 3: "RGB", 4: "RGBA"}.get(channels, f"{channels}-channel")
+
+
+def oriented_extent(shape: tuple[int, ...], affine) -> tuple[int, int, int]:
     """Return (width, height, slices) with slices along the superior axis.
 
     The slice axis is the voxel axis whose direction in the affine is closest to
