@@ -257,6 +257,8 @@ def _caught_warnings() -> Iterator[Callable[[], list[str]]]:
         _capture.messages = []
 
         def take_messages() -> list[str]:
+            if not caught and not _capture.messages:
+                return []  # the common case, at the cost of two checks
             texts = [str(warning.message) for warning in caught] + _capture.messages
             caught.clear()  # the list that catch_warnings appends to
             _capture.messages = []
@@ -325,7 +327,8 @@ def _read_content(
         raise HeaderError(
             "unsupported", "NumPy array files are not read", "NumPy array"
         )
-    if head.lstrip().startswith((b"ObjectType", b"NDims")):
+    # A MetaImage header starts with one of these keys, maybe after blank lines.
+    if head[:256].lstrip().startswith((b"ObjectType", b"NDims")):
         raise HeaderError(
             "unsupported", "MetaImage (.mha, .mhd) files are not read", "MetaImage"
         )
