@@ -16,7 +16,9 @@ result that pydicom gives. The walker declines big-endian and deflated transfer
 syntaxes and datasets without Rows or Columns. It also declines values of an
 unexpected VR or multiplicity, UN elements of undefined length, elements that run
 past the end of the file, and an explicit-VR dataset that looks implicit or the
-reverse.
+reverse. pydicom parses some content while it reads: undefined-length sequences
+and values, and the Specific Character Set. The walker parses that content by
+the same rules, and declines where they would fail.
 """
 
 from __future__ import annotations
@@ -40,16 +42,15 @@ _ITEM_DELIMITER = 0xFFFEE00D
 _SEQUENCE_DELIMITER = 0xFFFEE0DD
 _PIXEL_DATA_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 _TRANSFER_SYNTAX_UID = 0x00020010
+_SPECIFIC_CHARACTER_SET = 0x00080005
+_ITEM_BYTES = b"\xfe\xff\x00\xe0"
+_SEQUENCE_DELIMITER_BYTES = b"\xfe\xff\xdd\xe0"
 
 # Explicit-VR elements of these VRs have two reserved bytes and a 4-byte length.
 _LONG_VRS = set(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
 _SHORT_VRS = set(
     b"AE AS AT CS DA DS DT FD FL IS LO LT PN SH SL SS ST TM UI UL US".split()
 )
-_ALL_VRS = _LONG_VRS | _SHORT_VRS
-# Undefined-length values that hold items: sequences, and encapsulated pixel
-# data such as an icon image inside a sequence item.
-_ITEM_CONTAINER_VRS = {b"SQ", b"OB", b"OW"}
 
 # The attributes read, by tag, with their VR and field name.
 _READ_ATTRIBUTES = {
@@ -63,6 +64,7 @@ _READ_ATTRIBUTES = {
 
 _EXPLICIT = struct.Struct("<HH2sH")
 _IMPLICIT = struct.Struct("<HHI")
+_TAG = struct.Struct("<HH")
 _LENGTH = struct.Struct("<I")
 _US = struct.Struct("<H")
 
@@ -140,8 +142,10 @@ class _ElementReader:
                 if vr not in (expected_vr, None) or length == _UNDEFINED_LENGTH:
                     raise _Declined
                 values[name] = _convert(expected_vr, self.take(length))
+            elif tag >> 16 == 0xFFFE:
+                raise _Declined  # pydicom ends the dataset at an item delimiter
             else:
-                self.skip_value(vr, length, implicit, depth=0)
+                self.skip_element(tag, vr, length, implicit, depth=0)
 
         if not values.get("rows") or not values.get("columns"):
             # Not an image: pydicom's reading gives the error, with the SOP class.
@@ -176,13 +180,14 @@ class _ElementReader:
     def check_first_element(self, implicit: bool) -> None:
         """Decline a dataset whose first element contradicts the transfer syntax.
 
-        pydicom reads such a dataset with the other encoding and warns. Leaving
-        it to pydicom keeps that behaviour.
+        pydicom takes two capital letters after the first tag for an explicit
+        VR, whatever the transfer syntax says, and then reads the dataset with
+        the other encoding and warns. Leaving such files to pydicom keeps that
+        behaviour.
         """
         if self.position + 8 > self.size:
             return
-        looks_explicit = self.buffer_bytes(8)[4:6] in _ALL_VRS
-        if looks_explicit == implicit:
+        if _looks_explicit(self.buffer_bytes(8)) == implicit:
             raise _Declined
 
     def read_element_header(self, implicit: bool) -> tuple[int, bytes | None, int]:
@@ -201,32 +206,118 @@ class _ElementReader:
             raise _Declined
         return tag, vr, length
 
-    def skip_value(self, vr: bytes | None, length: int, implicit: bool, depth: int):
+    def skip_element(
+        self, tag: int, vr: bytes | None, length: int, implicit: bool, depth: int
+    ) -> None:
+        """Skip an element's value, parsing what pydicom parses while it reads.
+
+        pydicom keeps a value of defined length unread until it is used. It
+        parses undefined-length sequences item by item, and it searches other
+        undefined-length values for their sequence delimiter.
+        """
+        if tag == _SPECIFIC_CHARACTER_SET:
+            # pydicom converts this value at once, and a NUL in it raises.
+            if length == _UNDEFINED_LENGTH or b"\0" in self.take(length):
+                raise _Declined
+            return
         if length != _UNDEFINED_LENGTH:
             self.skip(length)
-        elif vr is None or vr in _ITEM_CONTAINER_VRS:
-            self.skip_items(implicit, depth + 1)
-        else:
-            raise _Declined  # for example UN holding an implicit-VR sequence
+            return
 
-    def skip_items(self, implicit: bool, depth: int) -> None:
-        """Skip the items of an undefined-length value, up to its delimiter."""
-        if depth > _MAX_NESTING:
-            raise _Declined
+        if depth >= _MAX_NESTING or vr == b"UN":
+            raise _Declined  # pydicom reads UN as a sequence of implicit VR
+        if vr is None:
+            vr = self.implicit_vr(tag)
+        if vr == b"SQ":
+            self.skip_sequence(implicit, depth + 1)
+        else:
+            self.skip_undefined_value()
+
+    def implicit_vr(self, tag: int) -> bytes | None:
+        """Return the VR that pydicom gives an implicit-VR element of undefined length.
+
+        That is the VR of the DICOM dictionary. A tag that is not in it, such as
+        a private one, is a sequence if an item tag follows, as pydicom decides.
+        """
+        from pydicom.datadict import dictionary_VR
+
+        try:
+            return dictionary_VR(tag).encode("ascii")
+        except KeyError:
+            next_tag = _TAG.unpack(self.buffer_bytes(4))
+            return b"SQ" if (next_tag[0] << 16) | next_tag[1] == _ITEM else None
+
+    def skip_sequence(self, implicit: bool, depth: int) -> None:
+        """Parse the items of an undefined-length sequence, up to its delimiter."""
         while True:
             tag, _, length = self.read_element_header(implicit)
             if tag == _SEQUENCE_DELIMITER:
                 return
             if tag != _ITEM:
                 raise _Declined
-            if length != _UNDEFINED_LENGTH:
-                self.skip(length)
-                continue
-            while True:  # the elements of an undefined-length item
-                tag, vr, length = self.read_element_header(implicit)
-                if tag == _ITEM_DELIMITER:
-                    break
-                self.skip_value(vr, length, implicit, depth)
+            if length == _UNDEFINED_LENGTH:
+                self.skip_item(implicit, depth, end=None)
+            elif self.position + length > self.size:
+                raise _Declined
+            else:
+                self.skip_item(implicit, depth, end=self.position + length)
+
+    def skip_item(self, implicit: bool, depth: int, end: int | None) -> None:
+        """Parse the elements of an item up to ``end``, or to its delimiter."""
+        if not implicit and self.position + 8 <= self.size:
+            # pydicom reads an item whose first element looks implicit with
+            # implicit VR, which this walker does not follow.
+            first = self.buffer_bytes(8)
+            if first[:2] != b"\xfe\xff" and not _looks_explicit(first):
+                raise _Declined
+        while end is None or self.position < end:
+            tag, vr, length = self.read_element_header(implicit)
+            if tag == _ITEM_DELIMITER and end is None:
+                return
+            if tag >> 16 == 0xFFFE:
+                raise _Declined
+            self.skip_element(tag, vr, length, implicit, depth)
+        if self.position != end:
+            raise _Declined  # the last element ran past the end of the item
+
+    def skip_undefined_value(self) -> None:
+        """Skip an undefined-length value other than a sequence, as pydicom does.
+
+        pydicom first reads the value as encapsulated pixel data: items of
+        defined length, then a sequence delimiter. If that fails it takes the
+        value to end at the first sequence delimiter tag in the bytes that
+        follow.
+        """
+        start = self.position
+        while self.position + 4 <= self.size:
+            tag_bytes = self.buffer_bytes(4)
+            if tag_bytes == _SEQUENCE_DELIMITER_BYTES:
+                self.skip(8)
+                return
+            if tag_bytes != _ITEM_BYTES or self.position + 8 > self.size:
+                break
+            self.position += 8 + _LENGTH.unpack(self.buffer_bytes(8)[4:])[0]
+
+        delimiter = self.find(_SEQUENCE_DELIMITER_BYTES, start)
+        self.position = delimiter
+        self.skip(8)
+
+    def find(self, pattern: bytes, start: int) -> int:
+        """Return the file offset of ``pattern`` at or after ``start``."""
+        position = start
+        carried = b""
+        while position < self.size:
+            self.stream.seek(position)
+            chunk = self.stream.read(_CHUNK_SIZE)
+            if not chunk:
+                break
+            data = carried + chunk
+            index = data.find(pattern)
+            if index >= 0:
+                return position - len(carried) + index
+            carried = data[-(len(pattern) - 1) :]
+            position += len(chunk)
+        raise _Declined  # pydicom raises at the end of the file
 
     def skip(self, length: int) -> None:
         if self.position + length > self.size:
@@ -261,6 +352,11 @@ class _ElementReader:
             if len(self.buffer) < length:
                 raise _Declined
         return self.position - self.buffer_start
+
+
+def _looks_explicit(element: bytes) -> bool:
+    """Tell whether bytes 4 and 5 of an element are two capitals, as pydicom tests."""
+    return b"A" <= element[4:5] <= b"Z" and b"A" <= element[5:6] <= b"Z"
 
 
 def _convert(vr: bytes, value: bytes) -> int | str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from pathlib import Path
 
@@ -208,6 +209,74 @@ def test_walker_declines_implicit_data_in_explicit_file():
     dataset_start = implicit.index(b"\x08\x00\x16\x00")
     content = explicit[:meta_end] + implicit[dataset_start:]
     assert attributes_of(content) is None
+
+
+def explicit_element(tag: int, vr: bytes, value: bytes | None) -> bytes:
+    """Return an explicit-VR element; ``value=None`` means undefined length."""
+    group, element = tag >> 16, tag & 0xFFFF
+    if value is None:
+        return struct.pack("<HH2sHI", group, element, vr, 0, 0xFFFFFFFF)
+    if vr in (b"OB", b"OW", b"SQ", b"UN", b"UT"):
+        return struct.pack("<HH2sHI", group, element, vr, 0, len(value)) + value
+    return struct.pack("<HH2sH", group, element, vr, len(value)) + value
+
+
+ITEM = b"\xfe\xff\x00\xe0\xff\xff\xff\xff"  # an item of undefined length
+ITEM_END = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00"
+SEQUENCE_END = SEQUENCE_DELIMITER + b"\x00\x00\x00\x00"
+NESTED = explicit_element(0x00081140, b"SQ", None) + ITEM + ITEM_END + SEQUENCE_END
+
+
+def before_rows(inserted: bytes) -> bytes:
+    """Return an explicit-VR CT file with ``inserted`` just before Rows."""
+    content = saved(ct_dataset())
+    rows = content.index(b"\x28\x00\x10\x00US")
+    return content[:rows] + inserted + content[rows:]
+
+
+def implicit_with_long_first_element() -> bytes:
+    """Return an implicit-VR file whose first length reads as two capitals."""
+    content = saved(ct_dataset(ImplicitVRLittleEndian))
+    first = content.index(b"\x08\x00\x16\x00")
+    element = struct.pack("<HHI", 0x0009, 0x1001, 0x4141) + bytes(0x4141)
+    return content[:first] + element + content[first:]
+
+
+# Content that pydicom parses while reading, so the walker must agree or decline.
+CRAFTED = {
+    "item delimiter at top level": before_rows(ITEM_END),
+    "defined item of junk": before_rows(
+        explicit_element(0x00081140, b"SQ", None)
+        + b"\xfe\xff\x00\xe0\x0c\x00\x00\x00"
+        + b"X" * 12
+        + SEQUENCE_END
+    ),
+    "sequence inside undefined OB": before_rows(
+        explicit_element(0x00420011, b"OB", None)
+        + ITEM
+        + NESTED
+        + ITEM_END
+        + SEQUENCE_END
+    ),
+    "encapsulated OB": before_rows(
+        explicit_element(0x00420011, b"OB", None)
+        + b"\xfe\xff\x00\xe0\x04\x00\x00\x00abcd"
+        + SEQUENCE_END
+    ),
+    "undefined OB without delimiter": before_rows(
+        explicit_element(0x00420011, b"OB", None) + b"no delimiter follows"
+    ),
+    "NUL in character set": before_rows(
+        explicit_element(0x00080005, b"CS", b"ISO_IR\x00100")
+    ),
+    "implicit file that looks explicit": implicit_with_long_first_element(),
+}
+
+
+@pytest.mark.parametrize("name", list(CRAFTED))
+def test_walker_matches_pydicom_on_crafted(name):
+    content = CRAFTED[name]
+    assert header_fields(content, walk=True) == header_fields(content, walk=False)
 
 
 def test_header_of_walked_file_reports_truncated_pixels():
