@@ -181,7 +181,7 @@ class _ElementReader:
         """Decline a dataset whose first element contradicts the transfer syntax.
 
         pydicom takes two capital letters after the first tag for an explicit
-        VR, whatever the transfer syntax says, and then reads the dataset with
+        VR, whatever the transfer syntax states, and then reads the dataset with
         the other encoding and warns. Leaving such files to pydicom keeps that
         behaviour.
         """

@@ -13,6 +13,13 @@ wherever that costs one small read. It checks the end marker of PNG, JPEG and GI
 files, the strip or tile offsets of TIFF files, the pixel data length of DICOM
 files and the voxel data size of NIfTI files.
 
+Inside a gzip file the uncompressed end is known only from the size that the
+gzip trailer records, and a cut file has other bytes in its place. NIfTI voxel
+data, which end the content, must match that size exactly. The ranges of other
+formats are compared with it only when it is smaller, so a cut ``.dcm.gz`` or
+``.tif.gz`` file is often not found. Finding it would mean decompressing the
+whole file.
+
 Videos (AVI, MP4, QuickTime, Matroska) are read by PyAV from their container
 headers (`biovfm_utils.video_headers`), without decoding frames. NRRD volumes
 and FastMRI HDF5 files are read by `biovfm_utils.volume_headers`. MetaImage
@@ -161,10 +168,11 @@ class ContentExtent:
         """Return an error string if content ending at byte ``end`` is cut short.
 
         ``last`` states that nothing may follow the range, which lets the gzip
-        trailer reveal truncation. Otherwise compressed content is not checked.
+        trailer reveal truncation. Other compressed ranges are checked only
+        against a trailer size smaller than their end.
         """
         if self.gzip:
-            if not last or end % 2**32 == self.size:
+            if end % 2**32 == self.size or (not last and end <= self.size):
                 return None
             if self.measure_size is None:
                 return (
@@ -176,7 +184,7 @@ class ContentExtent:
                 size = self.measure_size()
             except HeaderError as error:
                 return str(error)
-            if end == size:
+            if end == size or (not last and end <= size):
                 return None
             return (
                 f"damaged: {what} end at byte {end:,}, but the decompressed "
@@ -451,9 +459,14 @@ def _decompress(stream: BinaryIO, limit: int | None = None) -> Iterator[bytes]:
     try:
         while remaining is None or remaining > 0:
             if decompressor.eof:
-                compressed = decompressor.unused_data or stream.read(_GZIP_CHUNK_SIZE)
-                if not compressed:
-                    return
+                # Zero bytes may pad the end of a member, and gzip readers
+                # skip them, as Python's gzip module does.
+                compressed = decompressor.unused_data.lstrip(b"\0")
+                while not compressed:
+                    chunk = stream.read(_GZIP_CHUNK_SIZE)
+                    if not chunk:
+                        return
+                    compressed = chunk.lstrip(b"\0")
                 decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
             else:
                 compressed = decompressor.unconsumed_tail or stream.read(

@@ -239,6 +239,23 @@ def test_read_header_gzip_of_several_members(tmp_path):
     assert record["error"] is None
 
 
+def test_read_header_gzip_with_zero_padding(tmp_path):
+    content = write_nifti(tmp_path / "whole.nii", (16, 16, 4)).read_bytes()
+    (tmp_path / "padded.nii.gz").write_bytes(gzip.compress(content) + bytes(512))
+    record = read_header(tmp_path / "padded.nii.gz")
+    assert record["frames"] == 4
+    assert record["error"] is None
+
+
+def test_read_header_gzip_of_short_dicom(tmp_path):
+    # The gzip stream is intact, but the DICOM inside it lacks its last pixels.
+    content = write_dicom(tmp_path / "whole.dcm", 64, 64).read_bytes()
+    (tmp_path / "short.dcm.gz").write_bytes(gzip.compress(content[:-100]))
+    record = read_header(tmp_path / "short.dcm.gz")
+    assert record["format"] == "DICOM (gzip)"
+    assert record["error"].startswith("damaged: the pixel data end at byte")
+
+
 def test_read_header_nifti_4d_counts_every_volume(tmp_path):
     record = read_header(write_nifti(tmp_path / "bold.nii", (8, 8, 5, 3)))
     assert record["frames"] == 15
