@@ -131,6 +131,9 @@ _GZIP_CHUNK_SIZE = 8192
 _VIDEO_SIGNATURES = {b"\x1a\x45\xdf\xa3": "Matroska/WebM"}
 _QUICKTIME_FIRST_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip")
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# An HDF5 file may start with a user block of 512 bytes or a larger power of
+# two, and its signature follows the block.
+_HDF5_OFFSETS = (0, 512, 1024, 2048)
 # NumPy arrays are recognised but not read.
 _NUMPY_SIGNATURE = b"\x93NUMPY"
 
@@ -327,7 +330,7 @@ def _read_content(
         from biovfm_utils.volume_headers import read_nrrd_header
 
         return read_nrrd_header(stream, extent)
-    if head.startswith(_HDF5_SIGNATURE):
+    if any(head.startswith(_HDF5_SIGNATURE, offset) for offset in _HDF5_OFFSETS):
         from biovfm_utils.volume_headers import read_hdf5_header
 
         return read_hdf5_header(stream, extent)

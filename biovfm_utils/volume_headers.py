@@ -95,6 +95,9 @@ _COMPONENT_KINDS = {
     "point",
     "quaternion",
 }
+# NRRD axis kinds of spatial axes. "domain" is also the kind of an axis
+# without one.
+_SPATIAL_KINDS = {"domain", "space"}
 # FastMRI datasets of reconstructed images, in order of preference.
 _FASTMRI_IMAGES = ("reconstruction_rss", "reconstruction_esc")
 
@@ -120,6 +123,16 @@ def read_nrrd_header(stream: BinaryIO, extent: ContentExtent) -> dict:
         raise HeaderError(
             "damaged", f"the NRRD header could not be read ({error})", "NRRD"
         ) from error
+    if min(sizes, default=0) < 1:
+        raise HeaderError("damaged", f"invalid NRRD sizes {tuple(sizes)}", "NRRD")
+    attached = not (fields.get("data file") or fields.get("datafile"))
+    if attached and data_start is None:
+        raise HeaderError(
+            "truncated",
+            "the NRRD header ends with the file, without the empty line before "
+            "its data",
+            "NRRD",
+        )
     if type_name not in _NRRD_TYPE_BITS:
         raise HeaderError(
             "unsupported", f"NRRD samples of type {type_name!r} are not read", "NRRD"
@@ -140,23 +153,25 @@ def read_nrrd_header(stream: BinaryIO, extent: ContentExtent) -> dict:
     return record
 
 
-def _nrrd_header_bytes(stream: BinaryIO) -> tuple[bytes, int]:
+def _nrrd_header_bytes(stream: BinaryIO) -> tuple[bytes, int | None]:
     """Return the header's bytes and the offset at which attached data start.
 
-    The header ends at its first empty line.
+    The header ends at its first empty line, and lines end with LF or CR LF.
+    The offset is None for a header that ends with the file and has no empty
+    line, as a detached header (.nhdr) may.
     """
     stream.seek(0)
     content = b""
+    line_start = 0
     while len(content) < _MAX_NRRD_HEADER:
         chunk = stream.read(_READ_SIZE)
         content += chunk
-        for separator in (b"\n\n", b"\r\n\r\n"):
-            end = content.find(separator)
-            if end >= 0:
-                return content[:end], end + len(separator)
+        while (line_end := content.find(b"\n", line_start)) >= 0:
+            if content[line_start:line_end].rstrip(b"\r") == b"":
+                return content[:line_start], line_end + 1
+            line_start = line_end + 1
         if not chunk:
-            # A detached header (.nhdr) may end without an empty line.
-            return content, len(content)
+            return content, None
     raise HeaderError(
         "damaged",
         f"the NRRD header has no end in its first {_MAX_NRRD_HEADER:,} bytes",
@@ -174,14 +189,23 @@ def _nrrd_layout(fields: dict, sizes: list[int]) -> tuple[int, int, int, int]:
     directions = fields.get("space directions")
     if directions is not None:
         directions = np.asarray(directions, dtype=float)
+        if directions.ndim != 2 or len(directions) != len(sizes):
+            raise HeaderError(
+                "damaged",
+                f"the NRRD header gives {len(directions)} space directions for "
+                f"{len(sizes)} axes",
+                "NRRD",
+            )
         spatial_axes = [
             axis
             for axis in range(len(sizes))
             if axis not in channel_axes and np.all(np.isfinite(directions[axis]))
         ]
     else:
-        others = [axis for axis in range(len(sizes)) if axis not in channel_axes]
-        spatial_axes = others[:3]
+        # Without directions, the kinds tell space from time and list axes.
+        spatial_axes = [
+            axis for axis, kind in enumerate(kinds) if kind in _SPATIAL_KINDS
+        ][:3]
     if len(spatial_axes) < 2:
         raise HeaderError("not an image", f"NRRD data of sizes {tuple(sizes)}", "NRRD")
 
@@ -253,18 +277,14 @@ def read_hdf5_header(stream: BinaryIO, extent: ContentExtent) -> dict:
             "HDF5",
         )
     kspace_shape, kspace_dtype = datasets["kspace"]
-    image = next((datasets[name] for name in _FASTMRI_IMAGES if name in datasets), None)
+    _check_fastmri_shape("kspace", kspace_shape, "(slices, [coils,] height, width)")
+    image = next((name for name in _FASTMRI_IMAGES if name in datasets), None)
     if image is not None:
-        (shape, dtype), colour_mode = image, "greyscale"
+        shape, dtype = datasets[image]
+        _check_fastmri_shape(image, shape, "(slices, height, width)")
+        colour_mode = "greyscale"
     else:
-        (shape, dtype), colour_mode = (kspace_shape, kspace_dtype), "complex k-space"
-    if len(kspace_shape) < 3 or len(shape) < 3:
-        raise HeaderError(
-            "damaged",
-            f"the FastMRI kspace dataset has shape {kspace_shape}, not (slices, "
-            "[coils,] height, width)",
-            "HDF5",
-        )
+        shape, dtype, colour_mode = kspace_shape, kspace_dtype, "complex k-space"
     components = 2 if dtype.kind == "c" else 1
     return {
         "format": "HDF5 (FastMRI)",
@@ -275,3 +295,13 @@ def read_hdf5_header(stream: BinaryIO, extent: ContentExtent) -> dict:
         "colour_mode": colour_mode,
         "error": None,
     }
+
+
+def _check_fastmri_shape(name: str, shape: tuple | None, expected: str) -> None:
+    # h5py gives None for the shape of a dataset without a dataspace.
+    if shape is None or len(shape) < 3:
+        raise HeaderError(
+            "damaged",
+            f"the FastMRI {name} dataset has shape {shape}, not {expected}",
+            "HDF5",
+        )

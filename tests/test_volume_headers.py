@@ -113,6 +113,49 @@ def test_nrrd_truncated_names_file_size(tmp_path):
     assert record["error"].endswith(f"but the file has {short.stat().st_size:,}")
 
 
+def test_nrrd_time_axis_by_kind(tmp_path):
+    # No space directions, so only the kinds mark the first axis as time.
+    data = np.zeros((4, 5, 6, 7), np.uint8)
+    kinds = ["time", "domain", "domain", "domain"]
+    record = read_header(write_nrrd(tmp_path / "a.nrrd", data, kinds=kinds))
+    assert (record["width"], record["height"], record["frames"]) == (5, 6, 28)
+
+
+NRRD_HEADER = b"NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5 6 7\nencoding: raw\n"
+
+
+def test_nrrd_crlf_header(tmp_path):
+    # The voxel data contain LF LF, which must not be taken for the header's end.
+    header = NRRD_HEADER.replace(b"\n", b"\r\n") + b"\r\n"
+    (tmp_path / "a.nrrd").write_bytes(header + b"\n\n" + bytes(5 * 6 * 7 - 2))
+    record = read_header(tmp_path / "a.nrrd")
+    assert record["error"] is None
+    assert record["frames"] == 7
+
+
+def test_nrrd_cut_in_header(tmp_path):
+    (tmp_path / "a.nrrd").write_bytes(NRRD_HEADER[: NRRD_HEADER.index(b"raw") + 1])
+    record = read_header(tmp_path / "a.nrrd")
+    assert record["error"].startswith("truncated: the NRRD header ends with the file")
+
+
+def test_nrrd_negative_size(tmp_path):
+    header = NRRD_HEADER.replace(b"5 6 7", b"5 -6 7")
+    (tmp_path / "a.nrrd").write_bytes(header + b"\n" + bytes(210))
+    record = read_header(tmp_path / "a.nrrd")
+    assert record["error"] == "damaged: invalid NRRD sizes (5, -6, 7)"
+
+
+def test_nrrd_too_few_directions(tmp_path):
+    fields = b"space: RAS\nspace directions: (1,0,0) (0,1,0)\n"
+    header = NRRD_HEADER.replace(b"encoding", fields + b"encoding")
+    (tmp_path / "a.nrrd").write_bytes(header + b"\n" + bytes(210))
+    record = read_header(tmp_path / "a.nrrd")
+    assert record["format"] == "NRRD"
+    assert record["error"].startswith("damaged: ")
+    assert "directions" in record["error"]
+
+
 def test_nrrd_detached_header(tmp_path):
     (tmp_path / "a.raw").write_bytes(bytes(16 * 16 * 4))
     header = "NRRD0004\ntype: uchar\ndimension: 3\nsizes: 16 16 4\nencoding: raw\ndata file: a.raw\n"
@@ -165,6 +208,34 @@ def test_hdf5_other_layout_unsupported(tmp_path):
         "unsupported: HDF5 files are read only in the FastMRI"
     )
     assert record["error"].endswith("the datasets: x")
+
+
+def test_hdf5_after_user_block(tmp_path):
+    with h5py.File(tmp_path / "file1.h5", "w", userblock_size=512) as file:
+        file.create_dataset("kspace", data=np.zeros((5, 16, 8), np.complex64))
+    record = read_header(tmp_path / "file1.h5")
+    assert record["error"] is None
+    assert record["frames"] == 5
+
+
+def test_fastmri_flat_reconstruction(tmp_path):
+    with h5py.File(tmp_path / "file1.h5", "w") as file:
+        file.create_dataset("kspace", data=np.zeros((5, 16, 8), np.complex64))
+        file.create_dataset("reconstruction_rss", data=np.zeros((16, 8), np.float32))
+    record = read_header(tmp_path / "file1.h5")
+    assert record["error"] == (
+        "damaged: the FastMRI reconstruction_rss dataset has shape (16, 8), not "
+        "(slices, height, width)"
+    )
+
+
+def test_fastmri_kspace_without_dataspace(tmp_path):
+    with h5py.File(tmp_path / "file1.h5", "w") as file:
+        file.create_dataset("kspace", data=h5py.Empty("f4"))
+    record = read_header(tmp_path / "file1.h5")
+    assert record["error"].startswith(
+        "damaged: the FastMRI kspace dataset has shape None"
+    )
 
 
 def test_hdf5_truncated(tmp_path):
