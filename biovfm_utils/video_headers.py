@@ -3,7 +3,8 @@
 PyAV, the Python binding of FFmpeg, opens the container and reads the header of
 its first video stream. AVI and MP4 headers store the frame count. Matroska and
 WebM store none, so their video packets are counted instead, which reads the
-whole file but decodes nothing.
+whole file but decodes nothing. An AVI header counts frame intervals, so a
+video that skips frames (variable frame rate) counts the skipped ones too.
 
 A container can look intact while the data behind its header are cut short.
 So the top-level chunks of AVI files (RIFF), the boxes of MP4 and QuickTime
@@ -20,6 +21,8 @@ from typing import BinaryIO
 
 from biovfm_utils.headers import ContentExtent, HeaderError
 
+# The IDs of the EBML header and of a Matroska segment.
+_EBML_TOP_LEVEL_IDS = {b"\x1a\x45\xdf\xa3", b"\x18\x53\x80\x67"}
 # MP4 box types are four printable ASCII characters, such as "ftyp" or "moov".
 _BOX_TYPE = re.compile(rb"[\x20-\x7e]{4}")
 
@@ -68,6 +71,12 @@ def read_video_header(stream: BinaryIO, container: str, extent: ContentExtent) -
             pixel_format = codec.format
             frames = video.frames or _count_packets(media, video)
             width, height = codec.width, codec.height
+            if not width or not height:
+                raise HeaderError(
+                    "damaged",
+                    f"FFmpeg found no frame size in the {container} file",
+                    container,
+                )
     except (HeaderError, av.FFmpegError, OSError, ValueError, EOFError) as error:
         if truncation is not None:
             kind, detail = truncation.split(": ", 1)
@@ -82,8 +91,8 @@ def read_video_header(stream: BinaryIO, container: str, extent: ContentExtent) -
 
     return {
         "format": container,
-        "width": width or None,
-        "height": height or None,
+        "width": width,
+        "height": height,
         "frames": frames,
         "bit_depth": pixel_format.components[0].bits if pixel_format else None,
         "colour_mode": pixel_format.name if pixel_format else None,
@@ -101,43 +110,54 @@ def _count_packets(media, video) -> int:
 def _check_chunks(
     stream: BinaryIO, container: str, extent: ContentExtent
 ) -> str | None:
-    """Return an error string if a top-level chunk or box ends past the file's end."""
+    """Return an error string if the top-level chunks show that the file is cut."""
     if container == "AVI":
-        end = _chunks_end(stream, extent.size, _riff_chunk)
+        end, _ = _walk_chunks(stream, extent.size, _riff_chunk)
         return extent.check_end(end, "the RIFF chunks")
     if container in ("MP4", "QuickTime"):
-        end = _chunks_end(stream, extent.size, _mp4_box)
+        end, box_types = _walk_chunks(stream, extent.size, _mp4_box)
+        if not {b"mdat", b"moof"} & set(box_types) and not extent.gzip:
+            # A file that stores its index first and is cut where the media
+            # data begin has intact boxes, but no frames.
+            return (
+                f"truncated: the {container} file has no media data box (mdat or "
+                "moof), so its frames are missing"
+            )
         return extent.check_end(end, "the MP4 boxes")
-    end = _chunks_end(stream, extent.size, _ebml_element)
+    end, _ = _walk_chunks(stream, extent.size, _ebml_element)
     return extent.check_end(end, "the Matroska elements")
 
 
-def _chunks_end(stream: BinaryIO, size: int, read_chunk) -> int:
-    """Return the end of the last top-level chunk, following their sizes."""
+def _walk_chunks(stream: BinaryIO, size: int, read_chunk) -> tuple[int, list[bytes]]:
+    """Follow the sizes of the top-level chunks and return their end and types."""
     position = 0
+    types = []
     while position < size:
         stream.seek(position)
-        length = read_chunk(stream, size - position)
-        if length is None:
+        chunk = read_chunk(stream, size - position)
+        if chunk is None:
             break
+        chunk_type, length = chunk
+        types.append(chunk_type)
         position += length
-    return position
+    return position, types
 
 
-def _riff_chunk(stream: BinaryIO, remaining: int) -> int | None:
-    """Return the length of the RIFF chunk at the stream's position, with padding."""
-    header = stream.read(8)
-    if len(header) < 8 or header[:4] != b"RIFF":
+def _riff_chunk(stream: BinaryIO, remaining: int) -> tuple[bytes, int] | None:
+    """Return the type and length, with padding, of the RIFF chunk at the position."""
+    header = stream.read(12)
+    if len(header) < 12 or header[:4] != b"RIFF":
         return None  # the end, or bytes after the last RIFF chunk
     (size,) = struct.unpack("<I", header[4:8])
-    return 8 + size + (size & 1)  # chunk data are padded to an even length
+    return header[8:12], 8 + size + (size & 1)  # data are padded to an even length
 
 
-def _mp4_box(stream: BinaryIO, remaining: int) -> int | None:
-    """Return the length of the MP4 box at the stream's position."""
+def _mp4_box(stream: BinaryIO, remaining: int) -> tuple[bytes, int] | None:
+    """Return the type and length of the MP4 box at the stream's position."""
     header = stream.read(8)
     if len(header) < 8 or not _BOX_TYPE.fullmatch(header[4:8]):
         return None  # the end, or bytes that are not a box
+    box_type = header[4:8]
     (size,) = struct.unpack(">I", header[:4])
     if size == 1:  # a 64-bit size follows the type
         extended = stream.read(8)
@@ -145,21 +165,23 @@ def _mp4_box(stream: BinaryIO, remaining: int) -> int | None:
             return None
         (size,) = struct.unpack(">Q", extended)
     elif size == 0:  # the box extends to the end of the file
-        return remaining
+        return box_type, remaining
     if size < 8:
         return None  # not a valid box, so the walk stops here
-    return size
+    return box_type, size
 
 
-def _ebml_element(stream: BinaryIO, remaining: int) -> int | None:
-    """Return the length of the top-level EBML element at the stream's position.
+def _ebml_element(stream: BinaryIO, remaining: int) -> tuple[bytes, int] | None:
+    """Return the ID and length of the top-level EBML element at the position.
 
     Returns None for an element of unknown size, which a muxer writing to a
-    stream may leave, because its end is then not recorded.
+    stream may leave, because its end is then not recorded. Returns None too
+    for an ID other than the EBML header or a segment, which is not the start
+    of a top-level element.
     """
     header = stream.read(12)  # a 4-byte ID and an 8-byte size at most
     id_length = _vint_length(header[:1])
-    if id_length is None or id_length > 4:
+    if id_length is None or header[:id_length] not in _EBML_TOP_LEVEL_IDS:
         return None
     size_length = _vint_length(header[id_length : id_length + 1])
     if size_length is None or len(header) < id_length + size_length:
@@ -169,7 +191,7 @@ def _ebml_element(stream: BinaryIO, remaining: int) -> int | None:
     size = field - marker  # the size without its length marker bit
     if size == marker - 1:  # all value bits set: unknown size
         return None
-    return id_length + size_length + size
+    return header[:id_length], id_length + size_length + size
 
 
 def _vint_length(first: bytes) -> int | None:

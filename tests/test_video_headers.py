@@ -132,6 +132,43 @@ def test_video_trailing_bytes_not_truncation(tmp_path):
     assert record["frames"] == 7
 
 
+def test_video_index_first_cut_before_media(tmp_path):
+    # With faststart the movie box comes first, so a cut where the media data
+    # begin leaves every remaining box intact.
+    path = tmp_path / "clip.mp4"
+    with av.open(
+        str(path), "w", format="mp4", options={"movflags": "faststart"}
+    ) as output:
+        stream = output.add_stream("mpeg4", rate=25)
+        stream.width, stream.height = 64, 48
+        for index in range(7):
+            pixels = np.full((48, 64, 3), index * 30, np.uint8)
+            output.mux(
+                stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24"))
+            )
+        output.mux(stream.encode())
+    content = path.read_bytes()
+    media = content.index(b"mdat") - 4
+    (tmp_path / "cut.mp4").write_bytes(content[:media])
+    record = read_header(tmp_path / "cut.mp4")
+    assert record["error"] == (
+        "truncated: the MP4 file has no media data box (mdat or moof), so its "
+        "frames are missing"
+    )
+
+
+def test_video_matroska_trailing_bytes(tmp_path):
+    content = write_video(
+        tmp_path / "clip.mkv", "matroska", "ffv1", "yuv420p"
+    ).read_bytes()
+    # Read as EBML, these bytes are a 2-byte ID and a 16 MiB size.
+    junk = b"\x4f\xff\x10\xff\xff\xff" + bytes(94)
+    (tmp_path / "padded.mkv").write_bytes(content + junk)
+    record = read_header(tmp_path / "padded.mkv")
+    assert record["error"] is None
+    assert record["frames"] == 7
+
+
 def test_video_without_pyav(tmp_path):
     path = write_video(tmp_path / "clip.mp4", "mp4", "mpeg4", "yuv420p")
     script = textwrap.dedent(
