@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_files import image_dataset
 from pydicom.data import get_testdata_files
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     CTImageStorage,
@@ -56,24 +57,13 @@ def attributes_of(content: bytes):
 
 def ct_dataset(transfer_syntax=ExplicitVRLittleEndian, rows=6, columns=5) -> Dataset:
     """Return a small CT dataset with pixel data, ready to save."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = transfer_syntax
-    dataset = Dataset()
-    dataset.file_meta = meta
-    dataset.SOPClassUID = CTImageStorage
-    dataset.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    dataset.Rows = rows
-    dataset.Columns = columns
-    dataset.SamplesPerPixel = 1
-    dataset.PhotometricInterpretation = "MONOCHROME2"
-    dataset.BitsAllocated = 16
-    dataset.BitsStored = 12
-    dataset.HighBit = 11
-    dataset.PixelRepresentation = 0
-    dataset.PixelData = np.zeros((rows, columns), np.uint16).tobytes()
-    return dataset
+    return image_dataset(
+        rows,
+        columns,
+        bits=12,
+        sop_class=CTImageStorage,
+        transfer_syntax=transfer_syntax,
+    )
 
 
 def saved(dataset: Dataset) -> bytes:

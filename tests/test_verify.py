@@ -20,14 +20,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from dicom_files import image_dataset
 from PIL import Image, TiffImagePlugin
 from pydicom import dcmread, dcmwrite
-from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    SecondaryCaptureImageStorage,
-    generate_uid,
 )
 
 from biovfm_utils.file_tree import list_files, make_chunks
@@ -53,30 +50,9 @@ FRAME_SOURCE = "EchoNet-Dynamic"
 
 def write_dicom(path, rows, columns, *, frames=1, bits=16, photometric="MONOCHROME2"):
     """Write an uncompressed DICOM file with ``frames`` frames and return its path."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset = Dataset()
-    dataset.file_meta = meta
-    dataset.SOPClassUID = SecondaryCaptureImageStorage
-    dataset.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    dataset.Rows = rows
-    dataset.Columns = columns
-    samples = 3 if photometric == "RGB" else 1
-    dataset.SamplesPerPixel = samples
-    if samples == 3:
-        dataset.PlanarConfiguration = 0
-    dataset.PhotometricInterpretation = photometric
-    dataset.BitsAllocated = 16 if bits > 8 else 8
-    dataset.BitsStored = bits
-    dataset.HighBit = bits - 1
-    dataset.PixelRepresentation = 0
-    if frames > 1:
-        dataset.NumberOfFrames = frames
-    dtype = np.uint16 if bits > 8 else np.uint8
-    pixels = np.zeros((frames, rows, columns, samples), dtype=dtype)
-    dataset.PixelData = pixels.tobytes()
+    dataset = image_dataset(
+        rows, columns, frames=frames, bits=bits, photometric=photometric
+    )
     dataset.save_as(path, enforce_file_format=True)
     return Path(path)
 
