@@ -30,7 +30,7 @@ from typing import BinaryIO
 _PREAMBLE_END = 132  # the 128-byte preamble and "DICM"
 _CHUNK_SIZE = 16384
 _MAX_NESTING = 16
-_UNDEFINED_LENGTH = 0xFFFFFFFF
+UNDEFINED_LENGTH = 0xFFFFFFFF
 
 _IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 # Transfer syntaxes whose dataset is not explicit VR little endian: explicit VR
@@ -40,14 +40,14 @@ _OTHER_ENCODINGS = ("1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99")
 _ITEM = 0xFFFEE000
 _ITEM_DELIMITER = 0xFFFEE00D
 _SEQUENCE_DELIMITER = 0xFFFEE0DD
-_PIXEL_DATA_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
+PIXEL_DATA_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 _TRANSFER_SYNTAX_UID = 0x00020010
 _SPECIFIC_CHARACTER_SET = 0x00080005
 _ITEM_BYTES = b"\xfe\xff\x00\xe0"
-_SEQUENCE_DELIMITER_BYTES = b"\xfe\xff\xdd\xe0"
+SEQUENCE_DELIMITER_BYTES = b"\xfe\xff\xdd\xe0"
 
 # Explicit-VR elements of these VRs have two reserved bytes and a 4-byte length.
-_LONG_VRS = set(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
+LONG_VRS = set(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
 _SHORT_VRS = set(
     b"AE AS AT CS DA DS DT FD FL IS LO LT PN SH SL SS ST TM UI UL US".split()
 )
@@ -134,12 +134,12 @@ class _ElementReader:
         while self.position < self.size:
             start = self.position
             tag, vr, length = self.read_element_header(implicit)
-            if tag in _PIXEL_DATA_TAGS:
+            if tag in PIXEL_DATA_TAGS:
                 pixel_data_offset = start
                 break
             if tag in _READ_ATTRIBUTES:
                 expected_vr, name = _READ_ATTRIBUTES[tag]
-                if vr not in (expected_vr, None) or length == _UNDEFINED_LENGTH:
+                if vr not in (expected_vr, None) or length == UNDEFINED_LENGTH:
                     raise _Declined
                 values[name] = _convert(expected_vr, self.take(length))
             elif tag >> 16 == 0xFFFE:
@@ -168,7 +168,7 @@ class _ElementReader:
             if group != 0x0002:
                 break
             tag, _, length = self.read_element_header(implicit=False)
-            if length == _UNDEFINED_LENGTH:
+            if length == UNDEFINED_LENGTH:
                 raise _Declined
             value = self.take(length)
             if tag == _TRANSFER_SYNTAX_UID:
@@ -200,7 +200,7 @@ class _ElementReader:
         tag = (group << 16) | element
         if group == 0xFFFE:  # item and delimiter tags have no VR in any syntax
             return tag, None, _LENGTH.unpack_from(self.buffer, offset + 4)[0]
-        if vr in _LONG_VRS:
+        if vr in LONG_VRS:
             length = _LENGTH.unpack(self.take(4))[0]
         elif vr not in _SHORT_VRS:
             raise _Declined
@@ -217,10 +217,10 @@ class _ElementReader:
         """
         if tag == _SPECIFIC_CHARACTER_SET:
             # pydicom converts this value at once, and a NUL in it raises.
-            if length == _UNDEFINED_LENGTH or b"\0" in self.take(length):
+            if length == UNDEFINED_LENGTH or b"\0" in self.take(length):
                 raise _Declined
             return
-        if length != _UNDEFINED_LENGTH:
+        if length != UNDEFINED_LENGTH:
             self.skip(length)
             return
 
@@ -255,7 +255,7 @@ class _ElementReader:
                 return
             if tag != _ITEM:
                 raise _Declined
-            if length == _UNDEFINED_LENGTH:
+            if length == UNDEFINED_LENGTH:
                 self.skip_item(implicit, depth, end=None)
             elif self.position + length > self.size:
                 raise _Declined
@@ -291,14 +291,14 @@ class _ElementReader:
         start = self.position
         while self.position + 4 <= self.size:
             tag_bytes = self.buffer_bytes(4)
-            if tag_bytes == _SEQUENCE_DELIMITER_BYTES:
+            if tag_bytes == SEQUENCE_DELIMITER_BYTES:
                 self.skip(8)
                 return
             if tag_bytes != _ITEM_BYTES or self.position + 8 > self.size:
                 break
             self.position += 8 + _LENGTH.unpack(self.buffer_bytes(8)[4:])[0]
 
-        delimiter = self.find(_SEQUENCE_DELIMITER_BYTES, start)
+        delimiter = self.find(SEQUENCE_DELIMITER_BYTES, start)
         self.position = delimiter
         self.skip(8)
 

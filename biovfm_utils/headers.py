@@ -132,7 +132,8 @@ _VIDEO_SIGNATURES = {b"\x1a\x45\xdf\xa3": "Matroska/WebM"}
 _QUICKTIME_FIRST_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip")
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # An HDF5 file may start with a user block of 512 bytes or a larger power of
-# two, and its signature follows the block.
+# two, and its signature follows the block. Only blocks of up to 2 KiB, within
+# the head that is read anyway, are looked past.
 _HDF5_OFFSETS = (0, 512, 1024, 2048)
 # NumPy arrays are recognised but not read.
 _NUMPY_SIGNATURE = b"\x93NUMPY"
@@ -189,8 +190,11 @@ class ContentExtent:
                 return str(error)
             if end == size or (not last and end <= size):
                 return None
+            # The gzip data are intact, so a range past their end means that
+            # the content was cut before it was compressed.
+            kind = "truncated" if end > size else "damaged"
             return (
-                f"damaged: {what} end at byte {end:,}, but the decompressed "
+                f"{kind}: {what} end at byte {end:,}, but the decompressed "
                 f"content has {size:,} bytes"
             )
         if end <= self.size:
@@ -320,7 +324,7 @@ def _read_content(
     stream: BinaryIO, head: bytes, format_name: str | None, extent: ContentExtent
 ) -> dict:
     """Dispatch on the detected format; ``stream`` may be any position."""
-    video = _video_format(head)
+    video = _video_format(head, extent.size)
     if video is not None:
         from biovfm_utils.video_headers import read_video_header
 
@@ -372,14 +376,18 @@ def _read_nifti(head: bytes, format_name: str, extent: ContentExtent) -> dict:
     return read_nifti_header(head, format_name, extent)
 
 
-def _video_format(head: bytes) -> str | None:
+def _video_format(head: bytes, size: int) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "AVI"
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         return "QuickTime" if brand == b"qt  " else "MP4"
-    if head[4:8] in _QUICKTIME_FIRST_ATOMS:
-        return "QuickTime"  # an early QuickTime file, without a file type box
+    # An early QuickTime file has no file type box. Its first atom must then
+    # have a plausible size, so that text such as "The free ..." is not taken
+    # for one.
+    first_atom_size = int.from_bytes(head[:4], "big")
+    if head[4:8] in _QUICKTIME_FIRST_ATOMS and 8 <= first_atom_size <= size:
+        return "QuickTime"
     for signature, name in _VIDEO_SIGNATURES.items():
         if head.startswith(signature):
             return name
@@ -401,7 +409,8 @@ def _read_gzip(stream: BinaryIO, size: int) -> dict:
         stream.seek(0)
         head = b"".join(_decompress(stream, _HEAD_SIZE))
         format_name = detect_format(head)
-    if format_name is None or format_name == "gzip":
+    # NRRD is recognised by _read_content, which reads the NRRD magic itself.
+    if (format_name is None and not head.startswith(b"NRRD")) or format_name == "gzip":
         raise HeaderError(
             "not an image",
             "gzip-compressed content that is not a supported image "

@@ -22,15 +22,15 @@ from typing import BinaryIO
 
 import numpy as np
 
-from biovfm_utils.dicom_attributes import read_image_attributes
+from biovfm_utils.dicom_attributes import (
+    LONG_VRS,
+    PIXEL_DATA_TAGS,
+    SEQUENCE_DELIMITER_BYTES,
+    UNDEFINED_LENGTH,
+    read_image_attributes,
+)
 from biovfm_utils.headers import ContentExtent, HeaderError
 
-_PIXEL_TAGS = {(0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009)}
-# Value representations whose explicit-VR element header has a 4-byte length
-# after two reserved bytes.
-_LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"}
-_UNDEFINED_LENGTH = 0xFFFFFFFF
-_SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0"  # tag (FFFE,E0DD), little endian
 # Attributes that a forced read must find before content counts as DICOM.
 _DICOM_EVIDENCE = ("SOPClassUID", "Rows", "Columns")
 _SUPERIOR = 2  # world axes of a NIfTI affine: 0 = R, 1 = A, 2 = S
@@ -123,27 +123,27 @@ def _check_pixel_data(stream: BinaryIO, extent: ContentExtent) -> str | None:
         return "truncated: the DICOM file ends before its pixel data"
     # Big Endian Explicit VR is retired but still found in old archives.
     for order in "<>":
-        tag = struct.unpack(f"{order}HH", element[:4])
-        if tag in _PIXEL_TAGS:
+        group, number = struct.unpack(f"{order}HH", element[:4])
+        if (group << 16) | number in PIXEL_DATA_TAGS:
             break
     else:
         group, number = struct.unpack("<HH", element[:4])
         return f"damaged: element ({group:04X},{number:04X}) where pixel data belong"
 
-    if element[4:6] in _LONG_VRS:
+    if element[4:6] in LONG_VRS:
         header_size = 12
         length = struct.unpack(f"{order}I", element[8:12])[0]
     else:
         header_size = 8
         length = struct.unpack(f"{order}I", element[4:8])[0]
 
-    if length != _UNDEFINED_LENGTH:
+    if length != UNDEFINED_LENGTH:
         return extent.check_end(start + header_size + length, "the pixel data")
     if extent.gzip:
         return None
     # Encapsulated (compressed) frames end with a sequence delimitation item.
     stream.seek(max(start, extent.size - 64))
-    if _SEQUENCE_DELIMITER not in stream.read(64):
+    if SEQUENCE_DELIMITER_BYTES not in stream.read(64):
         return "truncated: the encapsulated pixel data have no end delimiter"
     return None
 

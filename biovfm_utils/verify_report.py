@@ -24,12 +24,12 @@ COUNTING_RULES = {
     ),
     "slice": (
         "Each readable 2-D file counts as one image, and each volume adds its "
-        "slices: the frames of a multi-frame DICOM file, or for NIfTI the slices "
-        "along the axis closest to superior-inferior, times the time points of "
-        "4-D data, and NRRD volumes the same way. A FastMRI HDF5 file adds the "
-        "slices of its k-space data. Every slice counts, empty ones too. "
-        "MetaImage files, NumPy arrays and HDF5 files of other layouts are listed "
-        "as unsupported and not counted."
+        "slices. A multi-frame DICOM file adds its frames. A NIfTI or NRRD volume "
+        "adds its slices along the axis closest to superior-inferior, times the "
+        "time points of 4-D data. A FastMRI HDF5 file adds the slices of its "
+        "k-space data. Every slice counts, empty ones too. MetaImage files, NumPy "
+        "arrays and HDF5 files of other layouts are listed as unsupported and not "
+        "counted."
     ),
     "frame": (
         "Each readable 2-D file (an extracted frame) counts as one image, and "

@@ -1,9 +1,9 @@
 """Read the frame count, size and pixel format of a video without decoding it.
 
 PyAV, the Python binding of FFmpeg, opens the container and reads the header of
-its first video stream. AVI and MP4 headers store the frame count. Matroska and
-WebM store none, so their video packets are counted instead, which reads the
-whole file but decodes nothing. An AVI header counts frame intervals, so a
+its first video stream. AVI and MP4 headers store the frame count. Matroska,
+WebM and fragmented MP4 files store none, so their video packets are counted
+instead, which reads the whole file but decodes nothing. An AVI header counts frame intervals, so a
 video that skips frames (variable frame rate) counts the skipped ones too.
 
 A container can look intact while the data behind its header are cut short.
@@ -54,6 +54,13 @@ def read_video_header(stream: BinaryIO, container: str, extent: ContentExtent) -
     stream.seek(0)
     try:
         with av.open(stream, mode="r") as media:
+            if not media.streams:
+                # A container without any stream, audio or video, is broken.
+                raise HeaderError(
+                    "damaged",
+                    f"FFmpeg found no stream in the {container} file",
+                    container,
+                )
             if not media.streams.video:
                 raise HeaderError(
                     "not an image",
@@ -83,9 +90,12 @@ def read_video_header(stream: BinaryIO, container: str, extent: ContentExtent) -
             raise HeaderError(kind, detail, container) from error
         if isinstance(error, HeaderError):
             raise
+        # FFmpeg's errors end with the file name, which a manifest row need not
+        # repeat, so only the reason is kept.
+        reason = getattr(error, "strerror", None) or error
         raise HeaderError(
             "damaged",
-            f"FFmpeg could not read the {container} file ({error})",
+            f"FFmpeg could not read the {container} file ({reason})",
             container,
         ) from error
 
@@ -101,8 +111,8 @@ def read_video_header(stream: BinaryIO, container: str, extent: ContentExtent) -
 
 
 def _count_packets(media, video) -> int:
-    # Matroska and WebM store one video frame per block, so each packet is one
-    # frame. Demuxing reads the packets' bytes but decodes nothing. The final
+    # Matroska and WebM store one video frame per block, and fragmented MP4
+    # one per sample, so each packet is one frame. Demuxing reads the packets' bytes but decodes nothing. The final
     # flush packet has no data and is left out.
     return sum(1 for packet in media.demux(video) if packet.size)
 
@@ -116,6 +126,10 @@ def _check_chunks(
         return extent.check_end(end, "the RIFF chunks")
     if container in ("MP4", "QuickTime"):
         end, box_types = _walk_chunks(stream, extent.size, _mp4_box)
+        if end < extent.size and not extent.gzip:
+            if extent.size - end < 16:  # less than a box header with a 64-bit size
+                return f"truncated: the {container} file ends inside a box header"
+            return f"damaged: the {container} file has no valid box at byte {end:,}"
         if not {b"mdat", b"moof"} & set(box_types) and not extent.gzip:
             # A file that stores its index first and is cut where the media
             # data begin has intact boxes, but no frames.

@@ -3,9 +3,10 @@
 NRRD is the format of TDSC-ABUS and other ultrasound and MR volumes. Its text
 header is parsed by pynrrd. A volume's ``frames`` are its slices along the axis
 closest to superior-inferior, as for NIfTI (`biovfm_utils.medical_headers`),
-times the size of every non-spatial axis that is not a colour or vector axis.
-For attached data the header also gives the data extent: raw data are checked
-against the file size, and gzip data against the gzip trailer.
+times the size of every time or list axis. Other non-spatial axes, such as
+colour, vector or tensor axes, are the components of a voxel. For attached data
+the header also gives the data extent: raw data are checked against the file
+size, and gzip data against the gzip trailer.
 
 FastMRI distributes each scan as one HDF5 file, opened here with h5py. Its
 ``kspace`` dataset has one slice per entry of the first axis, and the
@@ -74,27 +75,11 @@ _NRRD_TYPE_BITS = {
     "float": 32,
     "double": 64,
 }
-# NRRD axis kinds whose samples are the components of one voxel.
-_COMPONENT_KINDS = {
-    "RGB-color",
-    "HSV-color",
-    "XYZ-color",
-    "RGBA-color",
-    "2-vector",
-    "3-color",
-    "3-gradient",
-    "3-normal",
-    "3-vector",
-    "4-color",
-    "4-vector",
-    "complex",
-    "vector",
-    "covariant-vector",
-    "normal",
-    "gradient",
-    "point",
-    "quaternion",
-}
+# NRRD axis kinds (Teem's nrrdKind list) whose axes multiply the number of
+# images: time points and lists. Any other kind that is not spatial, such as
+# "RGB-color", "3-vector" or "3D-symmetric-matrix", is taken for the
+# components of one voxel.
+_REPEAT_KINDS = {"time", "list"}
 # NRRD axis kinds of spatial axes. "domain" is also the kind of an axis
 # without one.
 _SPATIAL_KINDS = {"domain", "space"}
@@ -139,18 +124,20 @@ def read_nrrd_header(stream: BinaryIO, extent: ContentExtent) -> dict:
         )
 
     width, height, frames, channels = _nrrd_layout(fields, sizes)
-    record = {
+    n_bytes = math.prod(sizes) * _NRRD_TYPE_BITS[type_name] // 8
+    if attached:
+        error = _check_nrrd_data(stream, fields, extent, data_start, n_bytes)
+    else:
+        error = None  # NOTE: the detached data file is not checked
+    return {
         "format": "NRRD",
         "width": width,
         "height": height,
         "frames": frames,
         "bit_depth": _NRRD_TYPE_BITS[type_name],
         "colour_mode": channel_colour_mode(channels),
-        "error": None,
+        "error": error,
     }
-    n_bytes = math.prod(sizes) * _NRRD_TYPE_BITS[type_name] // 8
-    record["error"] = _check_nrrd_data(stream, fields, extent, data_start, n_bytes)
-    return record
 
 
 def _nrrd_header_bytes(stream: BinaryIO) -> tuple[bytes, int | None]:
@@ -183,7 +170,11 @@ def _nrrd_layout(fields: dict, sizes: list[int]) -> tuple[int, int, int, int]:
     """Return (width, height, frames, channels) of a NRRD volume."""
     kinds = list(fields.get("kinds") or [])
     kinds += ["domain"] * (len(sizes) - len(kinds))
-    channel_axes = [axis for axis, kind in enumerate(kinds) if kind in _COMPONENT_KINDS]
+    channel_axes = [
+        axis
+        for axis, kind in enumerate(kinds)
+        if kind not in _SPATIAL_KINDS and kind not in _REPEAT_KINDS
+    ]
     channels = math.prod(sizes[axis] for axis in channel_axes)
 
     directions = fields.get("space directions")
@@ -227,13 +218,11 @@ def _check_nrrd_data(
     stream: BinaryIO, fields: dict, extent: ContentExtent, start: int, n_bytes: int
 ) -> str | None:
     """Return an error string if attached NRRD data are cut short."""
-    detached = fields.get("data file") or fields.get("datafile")
     skips = any(
         fields.get(name) for name in ("line skip", "lineskip", "byte skip", "byteskip")
     )
-    if detached or skips or extent.gzip:
-        # NOTE: detached data and skipped bytes are not checked.
-        return None
+    if skips or extent.gzip:
+        return None  # the data start is not known, or not checkable inside gzip
     encoding = fields.get("encoding", "raw")
     if encoding == "raw":
         return extent.check_end(start + n_bytes, "the voxel data")
@@ -257,6 +246,7 @@ def read_hdf5_header(stream: BinaryIO, extent: ContentExtent) -> dict:
     stream.seek(0)
     try:
         with h5py.File(stream, "r") as file:
+            names = list(file.keys())
             datasets = {
                 name: (item.shape, item.dtype)
                 for name, item in file.items()
@@ -269,11 +259,11 @@ def read_hdf5_header(stream: BinaryIO, extent: ContentExtent) -> dict:
         ) from error
 
     if "kspace" not in datasets:
-        names = ", ".join(sorted(datasets)) or "none"
+        listed = ", ".join(sorted(names)) or "none"
         raise HeaderError(
             "unsupported",
             "HDF5 files are read only in the FastMRI layout, with a kspace "
-            f"dataset; this one has the datasets: {names}",
+            f"dataset at the top level; this one has at the top level: {listed}",
             "HDF5",
         )
     kspace_shape, kspace_dtype = datasets["kspace"]

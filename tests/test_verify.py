@@ -201,7 +201,7 @@ def test_read_header_gzip_of_short_nifti(tmp_path):
     (tmp_path / "short.nii.gz").write_bytes(gzip.compress(content[:-64]))
     record = read_header(tmp_path / "short.nii.gz")
     assert record["format"] == "NIfTI-1 (gzip)"
-    assert record["error"].startswith("damaged: the voxel data end at byte")
+    assert record["error"].startswith("truncated: the voxel data end at byte")
 
 
 def test_read_header_gzip_of_several_members(tmp_path):
@@ -229,7 +229,14 @@ def test_read_header_gzip_of_short_dicom(tmp_path):
     (tmp_path / "short.dcm.gz").write_bytes(gzip.compress(content[:-100]))
     record = read_header(tmp_path / "short.dcm.gz")
     assert record["format"] == "DICOM (gzip)"
-    assert record["error"].startswith("damaged: the pixel data end at byte")
+    assert record["error"].startswith("truncated: the pixel data end at byte")
+
+
+def test_read_header_text_is_not_quicktime(tmp_path):
+    # Bytes 4 to 8 spell "free", the type of a QuickTime atom.
+    (tmp_path / "readme.txt").write_text("The free dataset is described below.\n")
+    record = read_header(tmp_path / "readme.txt")
+    assert record["error"].startswith("not an image: ")
 
 
 def test_read_header_nifti_4d_counts_every_volume(tmp_path):

@@ -115,13 +115,13 @@ def test_video_damaged_container(tmp_path):
     assert record["error"].startswith("damaged: FFmpeg could not read the MP4 file")
 
 
-def test_video_noise_has_no_stream(tmp_path):
+def test_video_noise_is_damaged(tmp_path):
     # An intact RIFF chunk size around bytes that are not an AVI header.
     payload = b"AVI LIST" + np.random.default_rng(0).bytes(2000)
     path = tmp_path / "noise.avi"
     path.write_bytes(b"RIFF" + len(payload).to_bytes(4, "little") + payload)
     record = read_header(path)
-    assert record["error"] == "not an image: no video stream in the AVI file"
+    assert record["error"] == "damaged: FFmpeg found no stream in the AVI file"
 
 
 def test_video_trailing_bytes_not_truncation(tmp_path):
@@ -155,6 +155,28 @@ def test_video_index_first_cut_before_media(tmp_path):
         "truncated: the MP4 file has no media data box (mdat or moof), so its "
         "frames are missing"
     )
+
+
+def test_video_invalid_box(tmp_path):
+    content = bytearray(
+        write_video(tmp_path / "clip.mp4", "mp4", "mpeg4", "yuv420p").read_bytes()
+    )
+    second_box = int.from_bytes(content[:4], "big")  # the end of the ftyp box
+    content[second_box : second_box + 8] = b"\x00\x00\x00\x02\x01\x02\x03\x04"
+    (tmp_path / "broken.mp4").write_bytes(bytes(content))
+    record = read_header(tmp_path / "broken.mp4")
+    assert (
+        record["error"]
+        == f"damaged: the MP4 file has no valid box at byte {second_box:,}"
+    )
+
+
+def test_video_cut_in_box_header(tmp_path):
+    content = write_video(tmp_path / "clip.mp4", "mp4", "mpeg4", "yuv420p").read_bytes()
+    media = content.index(b"mdat") - 4
+    (tmp_path / "cut.mp4").write_bytes(content[: media + 5])
+    record = read_header(tmp_path / "cut.mp4")
+    assert record["error"].startswith("truncated: ")
 
 
 def test_video_matroska_trailing_bytes(tmp_path):

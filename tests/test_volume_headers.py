@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import h5py
 import nrrd
 import numpy as np
@@ -59,6 +61,15 @@ def test_nrrd_gzip_fields(tmp_path):
     assert record["bit_depth"] == 16
 
 
+def test_nrrd_inside_gzip(tmp_path):
+    path = write_nrrd(tmp_path / "a.nrrd", np.zeros((40, 30, 12), np.uint8))
+    (tmp_path / "a.nrrd.gz").write_bytes(gzip.compress(path.read_bytes()))
+    record = read_header(tmp_path / "a.nrrd.gz")
+    assert record["error"] is None
+    assert record["format"] == "NRRD (gzip)"
+    assert record["frames"] == 12
+
+
 def test_nrrd_slices_along_superior_axis(tmp_path):
     # Voxel axis 0 points superior, so slices are taken along it.
     directions = [[0, 0, 1.0], [0, 1.0, 0], [1.0, 0, 0]]
@@ -111,6 +122,14 @@ def test_nrrd_truncated_names_file_size(tmp_path):
     short = cut(path, 50)
     record = read_header(short)
     assert record["error"].endswith(f"but the file has {short.stat().st_size:,}")
+
+
+def test_nrrd_tensor_axis(tmp_path):
+    data = np.zeros((7, 6, 5, 4), np.float32)
+    kinds = ["3D-masked-symmetric-matrix", "space", "space", "space"]
+    record = read_header(write_nrrd(tmp_path / "a.nrrd", data, kinds=kinds))
+    assert record["frames"] == 4
+    assert record["colour_mode"] == "7-channel"
 
 
 def test_nrrd_time_axis_by_kind(tmp_path):
@@ -207,7 +226,7 @@ def test_hdf5_other_layout_unsupported(tmp_path):
     assert record["error"].startswith(
         "unsupported: HDF5 files are read only in the FastMRI"
     )
-    assert record["error"].endswith("the datasets: x")
+    assert record["error"].endswith("this one has at the top level: x")
 
 
 def test_hdf5_after_user_block(tmp_path):
