@@ -13,6 +13,10 @@ The script writes a tree of mixed files into a temporary folder (at scale 1.0:
 - a full-decode scan in this process, which decodes every pixel array (Pillow
   ``Image.load``, pydicom ``pixel_array``, nibabel's data proxy) of the same files.
 
+The mix has images, DICOM slices and NIfTI volumes only. Videos, NRRD and HDF5
+files are not timed: a Matroska video, whose frames are counted by demuxing the
+whole file, reads far more than a header.
+
 Before the timed scans, the header scan and the full decode each run once over
 the few distinct files that the tree copies, so that neither timing includes
 first imports, such as Pillow loading its format plugins.
@@ -241,6 +245,8 @@ def main() -> None:
         "--keep", action="store_true", help="keep the temporary tree (default: delete)"
     )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, not {args.repeat}")
 
     load_before = os.getloadavg()[0]
     workspace = Path(tempfile.mkdtemp(prefix="verify-benchmark-"))
